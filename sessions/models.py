@@ -1,0 +1,462 @@
+"""The domain's tables: SQLAlchemy 2 typed models.
+
+Times are stored in UTC (naive in the database, aware in Python, see `UTCDateTime`). Text that
+people type is NFC; each searchable name has a `*_key` column holding its diacritic-free,
+case-folded form (see `sessions.text.search_key`) so search works the same on SQLite and
+PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in Python, naive UTC in the database (portable across backends)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given where UTC is required")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON}  # noqa: RUF012
+
+
+def _enum(cls: type[enum.Enum]) -> Enum:
+    # VARCHAR + CHECK rather than a native enum type: portable and simple to migrate.
+    return Enum(
+        cls,
+        native_enum=False,
+        length=32,
+        values_callable=lambda e: [m.value for m in e],
+        validate_strings=True,
+        create_constraint=True,
+        name=cls.__name__.lower(),
+    )
+
+
+class Role(enum.StrEnum):
+    ADMIN = "admin"
+    LEADER = "leader"
+    RECEPTION_OFFICER = "reception_officer"
+    FOCAL_STAFF = "focal_staff"
+    ARCHIVIST = "archivist"
+    AUDITOR = "auditor"
+
+
+class CaseKind(enum.StrEnum):
+    COMPLAINT = "complaint"  # khiếu nại
+    DENUNCIATION = "denunciation"  # tố cáo
+    PETITION = "petition"  # kiến nghị, phản ánh
+    DISPUTE = "dispute"  # tranh chấp
+    MIXED = "mixed"  # đơn có nhiều nội dung
+
+
+class SubjectArea(enum.StrEnum):
+    LAND = "land"
+    HOUSING = "housing"
+    ENVIRONMENT = "environment"
+    SOCIAL_POLICY = "social_policy"
+    ADMINISTRATION = "administration"
+    JUSTICE = "justice"
+    OTHER = "other"
+
+
+class CaseStatus(enum.StrEnum):
+    RECEIVED = "received"  # tiếp nhận
+    ACCEPTED = "accepted"  # thụ lý
+    GUIDED = "guided"  # trả đơn, hướng dẫn
+    FORWARDED = "forwarded"  # chuyển cơ quan có thẩm quyền
+    SETTLED = "settled"  # đã giải quyết
+    CLOSED = "closed"  # kết thúc, lưu hồ sơ
+
+
+class SessionKind(enum.StrEnum):
+    PERIODIC = "periodic"  # định kỳ
+    AD_HOC = "ad_hoc"  # đột xuất
+
+
+class SessionState(enum.StrEnum):
+    DRAFT = "draft"
+    SCHEDULED = "scheduled"
+    LIVE = "live"
+    ENDED = "ended"
+    ARCHIVED = "archived"
+    CANCELLED = "cancelled"
+
+
+class MinutesState(enum.StrEnum):
+    DRAFT = "draft"
+    LOCKED = "locked"
+
+
+class RecordingState(enum.StrEnum):
+    RECORDING = "recording"
+    FINALIZING = "finalizing"
+    STORED = "stored"  # finalized, hashed, held by the store
+    REPAIRED = "repaired"  # recovered after a crash, then stored
+    FAILED = "failed"
+
+
+class CitizenRole(enum.StrEnum):
+    PETITIONER = "petitioner"  # người đứng đơn
+    REPRESENTATIVE = "representative"  # người đại diện
+    LAWYER = "lawyer"  # luật sư, người được ủy quyền
+
+
+class UnitLevel(Base):
+    """A level of the administrative tree (province, department, commune...): data, not code."""
+
+    __tablename__ = "unit_levels"
+
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    rank: Mapped[int] = mapped_column(Integer)
+
+
+class Unit(Base):
+    __tablename__ = "units"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
+    level_code: Mapped[str] = mapped_column(ForeignKey("unit_levels.code"))
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    name_key: Mapped[str] = mapped_column(String(200), index=True)
+    # Materialized path "/1/4/17/" so "this unit and its sub-units" is one LIKE on any backend.
+    path: Mapped[str] = mapped_column(String(500), index=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Endpoint(Base):
+    """An endpoint (điểm cầu): a unit's reception room linked to the bridge."""
+
+    __tablename__ = "endpoints"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    name_key: Mapped[str] = mapped_column(String(200), index=True)
+    location: Mapped[str] = mapped_column(String(300), default="")
+    contact_phone: Mapped[str] = mapped_column(String(32), default="")
+    is_central: Mapped[bool] = mapped_column(Boolean, default=False)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Account(Base):
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    full_name: Mapped[str] = mapped_column(String(200))
+    name_key: Mapped[str] = mapped_column(String(200), index=True)
+    email: Mapped[str] = mapped_column(String(200), default="")
+    phone: Mapped[str] = mapped_column(String(32), default="")
+    title: Mapped[str] = mapped_column(String(200), default="")  # chức vụ
+    # The account sees its unit and the unit's sub-units, nothing else.
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    # Focal staff are bound to the endpoint they run.
+    endpoint_id: Mapped[int | None] = mapped_column(ForeignKey("endpoints.id"), index=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    password_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    roles: Mapped[list[AccountRole]] = relationship(
+        lazy="selectin", cascade="all, delete-orphan", order_by="AccountRole.role"
+    )
+
+    @property
+    def role_set(self) -> frozenset[Role]:
+        return frozenset(r.role for r in self.roles)
+
+
+class AccountRole(Base):
+    __tablename__ = "account_roles"
+
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
+    )
+    role: Mapped[Role] = mapped_column(_enum(Role), primary_key=True)
+
+
+class LoginSession(Base):
+    """A signed-in browser or script. The cookie holds a random token; we keep its hash."""
+
+    __tablename__ = "login_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ip: Mapped[str] = mapped_column(String(64), default="")
+    user_agent: Mapped[str] = mapped_column(String(300), default="")
+
+
+class LoginThrottle(Base):
+    """Failed logins per key ("user:<name>" or "ip:<addr>"), kept in the database so that
+    throttling holds across restarts and across web processes."""
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    window_started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    locked_until: Mapped[datetime | None] = mapped_column()
+
+
+class Citizen(Base):
+    __tablename__ = "citizens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    full_name: Mapped[str] = mapped_column(String(200))
+    name_key: Mapped[str] = mapped_column(String(200), index=True)
+    id_number: Mapped[str] = mapped_column(String(32), default="", index=True)  # CCCD
+    address: Mapped[str] = mapped_column(String(400), default="")
+    phone: Mapped[str] = mapped_column(String(32), default="")
+    # The unit that recorded the citizen: scopes who may see the record.
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class CaseFile(Base):
+    """A case file (hồ sơ vụ việc)."""
+
+    __tablename__ = "case_files"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    kind: Mapped[CaseKind] = mapped_column(_enum(CaseKind))
+    subject_area: Mapped[SubjectArea] = mapped_column(_enum(SubjectArea))
+    title: Mapped[str] = mapped_column(String(300))
+    title_key: Mapped[str] = mapped_column(String(300), index=True)
+    summary: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[CaseStatus] = mapped_column(_enum(CaseStatus), default=CaseStatus.RECEIVED)
+    handling_unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    national_code: Mapped[str | None] = mapped_column(String(64))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    parties: Mapped[list[CaseParty]] = relationship(
+        lazy="raise", cascade="all, delete-orphan", order_by="CaseParty.citizen_id"
+    )
+
+
+class CaseParty(Base):
+    """A citizen linked to a case, and in which capacity."""
+
+    __tablename__ = "case_parties"
+
+    case_id: Mapped[int] = mapped_column(
+        ForeignKey("case_files.id", ondelete="CASCADE"), primary_key=True
+    )
+    citizen_id: Mapped[int] = mapped_column(ForeignKey("citizens.id"), primary_key=True)
+    role: Mapped[CitizenRole] = mapped_column(_enum(CitizenRole), default=CitizenRole.PETITIONER)
+
+
+class CaseClearance(Base):
+    """An account cleared to see the protected identity on a case (Law on Denunciation, art. 9)."""
+
+    __tablename__ = "case_clearances"
+
+    case_id: Mapped[int] = mapped_column(
+        ForeignKey("case_files.id", ondelete="CASCADE"), primary_key=True
+    )
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
+    granted_by_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    granted_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ReceptionSession(Base):
+    __tablename__ = "reception_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(300))
+    title_key: Mapped[str] = mapped_column(String(300), index=True)
+    kind: Mapped[SessionKind] = mapped_column(_enum(SessionKind))
+    state: Mapped[SessionState] = mapped_column(_enum(SessionState), default=SessionState.DRAFT)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)  # organizing unit
+    chair_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    central_endpoint_id: Mapped[int] = mapped_column(ForeignKey("endpoints.id"))
+    starts_at: Mapped[datetime] = mapped_column(index=True)
+    ends_at: Mapped[datetime] = mapped_column()
+    notes: Mapped[str] = mapped_column(Text, default="")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    endpoints: Mapped[list[SessionEndpoint]] = relationship(
+        lazy="raise", cascade="all, delete-orphan", order_by="SessionEndpoint.endpoint_id"
+    )
+    attendees: Mapped[list[Attendee]] = relationship(
+        lazy="raise", cascade="all, delete-orphan", order_by="Attendee.id"
+    )
+    agenda: Mapped[list[AgendaItem]] = relationship(
+        lazy="raise", cascade="all, delete-orphan", order_by="AgendaItem.position"
+    )
+
+
+class SessionEndpoint(Base):
+    """A participating (non-central) endpoint of a session."""
+
+    __tablename__ = "session_endpoints"
+
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("reception_sessions.id", ondelete="CASCADE"), primary_key=True
+    )
+    endpoint_id: Mapped[int] = mapped_column(ForeignKey("endpoints.id"), primary_key=True)
+
+
+class Attendee(Base):
+    """An account, or an outside guest (e.g. a department's representative), at a session."""
+
+    __tablename__ = "attendees"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("reception_sessions.id", ondelete="CASCADE"), index=True
+    )
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), index=True)
+    guest_name: Mapped[str] = mapped_column(String(200), default="")
+    guest_organization: Mapped[str] = mapped_column(String(300), default="")
+    capacity: Mapped[str] = mapped_column(String(200), default="")  # thành phần tham dự
+
+
+class AgendaItem(Base):
+    """One case heard in a session, with the citizens heard and the endpoint they are at."""
+
+    __tablename__ = "agenda_items"
+    __table_args__ = (UniqueConstraint("session_id", "position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("reception_sessions.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(Integer)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_files.id"), index=True)
+    endpoint_id: Mapped[int] = mapped_column(ForeignKey("endpoints.id"))
+    notes: Mapped[str] = mapped_column(Text, default="")
+
+    citizens: Mapped[list[AgendaCitizen]] = relationship(
+        lazy="raise", cascade="all, delete-orphan", order_by="AgendaCitizen.citizen_id"
+    )
+
+
+class AgendaCitizen(Base):
+    __tablename__ = "agenda_citizens"
+
+    agenda_item_id: Mapped[int] = mapped_column(
+        ForeignKey("agenda_items.id", ondelete="CASCADE"), primary_key=True
+    )
+    citizen_id: Mapped[int] = mapped_column(ForeignKey("citizens.id"), primary_key=True)
+
+
+class Minutes(Base):
+    """Minutes (biên bản) of a session or of one agenda item; locked once signed."""
+
+    __tablename__ = "minutes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("reception_sessions.id"), index=True)
+    agenda_item_id: Mapped[int | None] = mapped_column(ForeignKey("agenda_items.id"))
+    body: Mapped[str] = mapped_column(Text, default="")
+    state: Mapped[MinutesState] = mapped_column(_enum(MinutesState), default=MinutesState.DRAFT)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    locked_at: Mapped[datetime | None] = mapped_column()
+    sha256: Mapped[str | None] = mapped_column(String(64))  # of the body, set when locked
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class RecordingRecord(Base):
+    """One recorded track file of a session, as the store holds it."""
+
+    __tablename__ = "recordings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("reception_sessions.id"), index=True)
+    endpoint_id: Mapped[int | None] = mapped_column(ForeignKey("endpoints.id"))
+    track_kind: Mapped[str] = mapped_column(String(16))  # audio / video
+    track_source: Mapped[str] = mapped_column(String(16))  # microphone / camera / screen
+    storage_key: Mapped[str] = mapped_column(String(500), unique=True)
+    size_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    duration_ms: Mapped[int | None] = mapped_column(BigInteger)
+    codec: Mapped[str] = mapped_column(String(32))
+    state: Mapped[RecordingState] = mapped_column(
+        _enum(RecordingState), default=RecordingState.RECORDING
+    )
+    started_at: Mapped[datetime] = mapped_column()  # wall clock of the first frame
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class AuditRecord(Base):
+    """Append-only audit log: nothing in the application updates or deletes a row."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), index=True)
+    actor_username: Mapped[str] = mapped_column(String(64), default="")
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    object_type: Mapped[str] = mapped_column(String(32), default="")
+    object_id: Mapped[str] = mapped_column(String(64), default="")
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    ip: Mapped[str] = mapped_column(String(64), default="")
+    request_id: Mapped[str] = mapped_column(String(64), default="")

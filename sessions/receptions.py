@@ -1,0 +1,359 @@
+"""Reception sessions: their endpoints, attendees and agenda."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from sessions.access import Principal
+from sessions.errors import Conflict, Invalid, NotFound
+from sessions.models import (
+    Account,
+    AgendaCitizen,
+    AgendaItem,
+    Attendee,
+    CaseParty,
+    Endpoint,
+    ReceptionSession,
+    Role,
+    SessionEndpoint,
+    SessionKind,
+    SessionState,
+    Unit,
+)
+from sessions.paging import Page, PageRequest, contains, paginate
+from sessions.text import nfc, search_key
+from sessions.units import in_scope, scoped_unit
+
+# The moves a session may make; the scheduling and bridge code ask for them by name.
+TRANSITIONS: dict[SessionState, frozenset[SessionState]] = {
+    SessionState.DRAFT: frozenset({SessionState.SCHEDULED, SessionState.CANCELLED}),
+    SessionState.SCHEDULED: frozenset(
+        {SessionState.DRAFT, SessionState.LIVE, SessionState.CANCELLED}
+    ),
+    SessionState.LIVE: frozenset({SessionState.ENDED}),
+    SessionState.ENDED: frozenset({SessionState.ARCHIVED}),
+    SessionState.ARCHIVED: frozenset(),
+    SessionState.CANCELLED: frozenset(),
+}
+EDITABLE = frozenset({SessionState.DRAFT, SessionState.SCHEDULED})
+
+_LOAD = (
+    selectinload(ReceptionSession.endpoints),
+    selectinload(ReceptionSession.attendees),
+    selectinload(ReceptionSession.agenda).selectinload(AgendaItem.citizens),
+)
+
+
+def visible(p: Principal) -> Any:
+    """Sessions the principal sees: those of its units, those it chairs or attends, and
+    (for focal staff) those its endpoint takes part in."""
+    mine = or_(
+        ReceptionSession.chair_id == p.account_id,
+        ReceptionSession.id.in_(
+            select(Attendee.session_id).where(Attendee.account_id == p.account_id)
+        ),
+    )
+    if p.only_own_endpoint:
+        ep = p.endpoint_id if p.endpoint_id is not None else -1
+        return or_(
+            mine,
+            ReceptionSession.central_endpoint_id == ep,
+            ReceptionSession.id.in_(
+                select(SessionEndpoint.session_id).where(SessionEndpoint.endpoint_id == ep)
+            ),
+        )
+    return or_(mine, ReceptionSession.unit_id.in_(select(Unit.id).where(in_scope(p))))
+
+
+async def list_sessions(
+    db: AsyncSession,
+    p: Principal,
+    req: PageRequest,
+    state: SessionState | None = None,
+    starts_from: datetime | None = None,
+    starts_before: datetime | None = None,
+) -> Page[ReceptionSession]:
+    stmt = select(ReceptionSession).where(visible(p)).order_by(ReceptionSession.starts_at.desc())
+    if req.q:
+        stmt = stmt.where(contains(ReceptionSession.title_key, search_key(req.q)))
+    if state is not None:
+        stmt = stmt.where(ReceptionSession.state == state)
+    if starts_from is not None:
+        stmt = stmt.where(ReceptionSession.starts_at >= starts_from)
+    if starts_before is not None:
+        stmt = stmt.where(ReceptionSession.starts_at < starts_before)
+    return await paginate(db, stmt, req)
+
+
+async def get_session(db: AsyncSession, p: Principal, session_id: int) -> ReceptionSession:
+    row = await db.scalar(
+        select(ReceptionSession)
+        .options(*_LOAD)
+        .where(ReceptionSession.id == session_id, visible(p))
+    )
+    if row is None:
+        raise NotFound(f"Không tìm thấy phiên tiếp công dân #{session_id}.")
+    return row
+
+
+@dataclass(frozen=True, slots=True)
+class AttendeeInput:
+    account_id: int | None = None
+    guest_name: str = ""
+    guest_organization: str = ""
+    capacity: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AgendaInput:
+    case_id: int
+    endpoint_id: int
+    citizen_ids: tuple[int, ...] = ()
+    notes: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SessionInput:
+    title: str | None = None
+    kind: SessionKind | None = None
+    unit_id: int | None = None
+    chair_id: int | None = None
+    central_endpoint_id: int | None = None
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    notes: str | None = None
+    endpoint_ids: tuple[int, ...] | None = None
+    attendees: tuple[AttendeeInput, ...] | None = None
+    agenda: tuple[AgendaInput, ...] | None = None
+    state: SessionState | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+async def _endpoint(db: AsyncSession, p: Principal, endpoint_id: int, fld: str) -> Endpoint:
+    ep = await db.get(Endpoint, endpoint_id)
+    if ep is None:
+        raise Invalid("Điểm cầu không tồn tại.", {fld: f"không có điểm cầu #{endpoint_id}"})
+    if not ep.active:
+        raise Conflict(
+            f"Điểm cầu {ep.name} đang ngừng hoạt động.", {fld: "điểm cầu ngừng hoạt động"}
+        )
+    return ep
+
+
+async def _chair(db: AsyncSession, p: Principal, chair_id: int) -> Account:
+    chair = await db.get(Account, chair_id)
+    if chair is None or not chair.active:
+        raise Invalid(
+            "Người chủ trì không tồn tại.", {"chair_id": f"không có tài khoản #{chair_id}"}
+        )
+    unit = await db.get(Unit, chair.unit_id)
+    assert unit is not None
+    if not p.unit_path.startswith(unit.path) and not p.sees_unit(unit.path):
+        raise Invalid("Người chủ trì thuộc đơn vị khác.", {"chair_id": "ngoài phạm vi"})
+    if Role.LEADER not in chair.role_set:
+        raise Invalid("Người chủ trì phải là lãnh đạo.", {"chair_id": "không có vai trò lãnh đạo"})
+    return chair
+
+
+async def _check_attendees(
+    db: AsyncSession, p: Principal, items: tuple[AttendeeInput, ...]
+) -> None:
+    for i, a in enumerate(items):
+        fld = f"attendees[{i}]"
+        if a.account_id is None:
+            if not a.guest_name.strip():
+                raise Invalid("Khách mời cần có họ tên.", {f"{fld}.guest_name": "bắt buộc"})
+            continue
+        acc = await db.get(Account, a.account_id)
+        unit = await db.get(Unit, acc.unit_id) if acc else None
+        if acc is None or unit is None:
+            raise Invalid(
+                "Tài khoản không tồn tại.", {f"{fld}.account_id": f"không có #{a.account_id}"}
+            )
+        # Same province: the tree has one root; an attendee must sit in the organizer's tree.
+        if unit.path.split("/")[1] != p.unit_path.split("/")[1]:
+            raise Invalid("Người tham dự thuộc tỉnh khác.", {f"{fld}.account_id": "ngoài tỉnh"})
+
+
+async def _check_agenda(
+    db: AsyncSession, p: Principal, items: tuple[AgendaInput, ...], endpoint_ids: set[int]
+) -> None:
+    from sessions.cases import get_case_row  # cases import nothing from here
+
+    for i, item in enumerate(items):
+        fld = f"agenda[{i}]"
+        try:
+            case = await get_case_row(db, p, item.case_id)
+        except NotFound:
+            raise Invalid(
+                "Hồ sơ không tồn tại.", {f"{fld}.case_id": f"không có hồ sơ #{item.case_id}"}
+            ) from None
+        if case.status.value == "closed":
+            raise Conflict(
+                f"Hồ sơ {case.code} đã kết thúc.", {f"{fld}.case_id": "hồ sơ đã kết thúc"}
+            )
+        if item.endpoint_id not in endpoint_ids:
+            raise Invalid(
+                "Điểm cầu của mục chương trình không thuộc phiên.",
+                {f"{fld}.endpoint_id": "không thuộc các điểm cầu của phiên"},
+            )
+        parties = set(
+            await db.scalars(select(CaseParty.citizen_id).where(CaseParty.case_id == case.id))
+        )
+        for cid in item.citizen_ids:
+            if cid not in parties:
+                raise Invalid(
+                    "Công dân không thuộc hồ sơ.",
+                    {f"{fld}.citizen_ids": f"#{cid} không thuộc hồ sơ"},
+                )
+
+
+async def _validate(
+    db: AsyncSession, p: Principal, s: ReceptionSession, data: SessionInput
+) -> None:
+    if s.ends_at <= s.starts_at:
+        raise Invalid("Giờ kết thúc phải sau giờ bắt đầu.", {"ends_at": "phải sau starts_at"})
+    await _chair(db, p, s.chair_id)
+    central = await _endpoint(db, p, s.central_endpoint_id, "central_endpoint_id")
+    if not central.is_central:
+        raise Invalid(
+            "Điểm cầu trung tâm không hợp lệ.",
+            {"central_endpoint_id": "không phải điểm cầu trung tâm"},
+        )
+    ids = (
+        data.endpoint_ids
+        if data.endpoint_ids is not None
+        else tuple(e.endpoint_id for e in s.endpoints)
+    )
+    for i, eid in enumerate(ids):
+        await _endpoint(db, p, eid, f"endpoint_ids[{i}]")
+    if data.attendees is not None:
+        await _check_attendees(db, p, data.attendees)
+    if data.agenda is not None:
+        await _check_agenda(db, p, data.agenda, {*ids, central.id})
+
+
+def _apply_children(s: ReceptionSession, data: SessionInput) -> None:
+    if data.endpoint_ids is not None:
+        s.endpoints = [SessionEndpoint(endpoint_id=e) for e in dict.fromkeys(data.endpoint_ids)]
+    if data.attendees is not None:
+        s.attendees = [
+            Attendee(
+                account_id=a.account_id,
+                guest_name=nfc(a.guest_name),
+                guest_organization=nfc(a.guest_organization),
+                capacity=nfc(a.capacity),
+            )
+            for a in data.attendees
+        ]
+    if data.agenda is not None:
+        s.agenda = [
+            AgendaItem(
+                position=i + 1,
+                case_id=a.case_id,
+                endpoint_id=a.endpoint_id,
+                notes=nfc(a.notes),
+                citizens=[AgendaCitizen(citizen_id=c) for c in dict.fromkeys(a.citizen_ids)],
+            )
+            for i, a in enumerate(data.agenda)
+        ]
+
+
+async def create_session(db: AsyncSession, p: Principal, data: SessionInput) -> ReceptionSession:
+    missing = {
+        f: "bắt buộc"
+        for f in (
+            "title",
+            "kind",
+            "unit_id",
+            "chair_id",
+            "central_endpoint_id",
+            "starts_at",
+            "ends_at",
+        )
+        if getattr(data, f) in (None, "")
+    }
+    if missing:
+        raise Invalid("Thiếu thông tin phiên tiếp công dân.", missing)
+    assert data.title and data.kind and data.unit_id and data.chair_id and data.central_endpoint_id
+    assert data.starts_at and data.ends_at
+    await scoped_unit(db, p, data.unit_id, "unit_id")
+    state = data.state or SessionState.DRAFT
+    if state not in (SessionState.DRAFT, SessionState.SCHEDULED):
+        raise Invalid(
+            "Phiên mới chỉ ở trạng thái nháp hoặc đã lên lịch.", {"state": "draft hoặc scheduled"}
+        )
+    title = nfc(data.title)
+    s = ReceptionSession(
+        title=title,
+        title_key=search_key(title),
+        kind=data.kind,
+        state=state,
+        unit_id=data.unit_id,
+        chair_id=data.chair_id,
+        central_endpoint_id=data.central_endpoint_id,
+        starts_at=data.starts_at,
+        ends_at=data.ends_at,
+        notes=nfc(data.notes or ""),
+        created_by_id=p.account_id,
+        endpoints=[],
+        attendees=[],
+        agenda=[],
+    )
+    await _validate(db, p, s, data)
+    _apply_children(s, data)
+    db.add(s)
+    await db.flush()
+    return s
+
+
+async def update_session(
+    db: AsyncSession, p: Principal, session_id: int, data: SessionInput
+) -> ReceptionSession:
+    s = await get_session(db, p, session_id)
+    if data.state is not None and data.state != s.state and data.state not in TRANSITIONS[s.state]:
+        raise Conflict(
+            f"Không thể chuyển phiên từ {s.state.value} sang {data.state.value}.",
+            {"state": f"không được chuyển từ {s.state.value}"},
+        )
+    changes_plan = any(
+        getattr(data, f) is not None
+        for f in (
+            "title",
+            "kind",
+            "unit_id",
+            "chair_id",
+            "central_endpoint_id",
+            "starts_at",
+            "ends_at",
+            "endpoint_ids",
+            "attendees",
+            "agenda",
+        )
+    )
+    if changes_plan and s.state not in EDITABLE:
+        raise Conflict("Phiên đã diễn ra hoặc đã hủy, không sửa được.", {"state": s.state.value})
+    if data.unit_id is not None and data.unit_id != s.unit_id:
+        await scoped_unit(db, p, data.unit_id, "unit_id")
+        s.unit_id = data.unit_id
+    if data.title is not None:
+        s.title = nfc(data.title)
+        s.title_key = search_key(s.title)
+    for attr in ("kind", "chair_id", "central_endpoint_id", "starts_at", "ends_at"):
+        value = getattr(data, attr)
+        if value is not None:
+            setattr(s, attr, value)
+    if data.notes is not None:
+        s.notes = nfc(data.notes)
+    await _validate(db, p, s, data)
+    _apply_children(s, data)
+    if data.state is not None:
+        s.state = data.state
+    await db.flush()
+    return s

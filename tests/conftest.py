@@ -1,0 +1,131 @@
+"""Fixtures: a database on SQLite and on PostgreSQL, the app on it, the fake clock."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sessions.db import DatabaseConfig, create_engine, session_factory, transaction, upgrade
+from sessions.seed import seed_demo
+from tests.support import DEMO_PASSWORD, FakeClock
+from web.app import create_app
+from web.config import Config
+
+PG_URL = os.environ.get(
+    "TIEPDAN_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+REQUIRE_PG = os.environ.get("TIEPDAN_REQUIRE_POSTGRES") == "1"
+
+
+def _pg_problem() -> str | None:
+    import psycopg
+
+    from sessions.db import sync_url
+
+    url = sync_url(PG_URL).set(drivername="postgresql")
+    try:
+        with psycopg.connect(url.render_as_string(hide_password=False), connect_timeout=3):
+            return None
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}".strip()
+
+
+_PG_STATE: dict[str, str | None] = {}
+
+
+def pg_problem() -> str | None:
+    if "problem" not in _PG_STATE:
+        _PG_STATE["problem"] = _pg_problem()
+    return _PG_STATE["problem"]
+
+
+def _pg_schema(schema: str, create: bool) -> None:
+    import psycopg
+
+    from sessions.db import sync_url
+
+    url = sync_url(PG_URL).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(url, autocommit=True) as conn:
+        if create:
+            conn.execute(f'CREATE SCHEMA "{schema}"')
+        else:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def require_postgres() -> None:
+    problem = pg_problem()
+    if problem is None:
+        return
+    message = f"PostgreSQL at {PG_URL} is not reachable ({problem}); set TIEPDAN_TEST_POSTGRES_URL"
+    if REQUIRE_PG:
+        pytest.fail(message + " — TIEPDAN_REQUIRE_POSTGRES=1 makes it mandatory", pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A migrated, empty database: a SQLite file, or a fresh schema on PostgreSQL."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'test.db'}"
+        upgrade(url)
+        yield url
+        return
+    require_postgres()
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    _pg_schema(schema, create=True)
+    sep = "&" if "?" in PG_URL else "?"
+    url = f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        _pg_schema(schema, create=False)
+
+
+@pytest.fixture
+async def db(db_url: str) -> AsyncIterator[AsyncSession]:
+    """A session on the migrated database; the test commits or not as it likes."""
+    engine = create_engine(DatabaseConfig(url=db_url))
+    async with session_factory(engine)() as session:
+        yield session
+    await engine.dispose()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def config(db_url: str, tmp_path: Path) -> Config:
+    return Config(
+        var_dir=tmp_path / "var",
+        database=DatabaseConfig(url=db_url),
+        storage_url=f"file://{tmp_path / 'recordings'}",
+        secret_key="test-secret-" + "k" * 40,
+    )
+
+
+async def seed(db_url: str, now: Any = None) -> None:
+    engine = create_engine(DatabaseConfig(url=db_url))
+    try:
+        async with transaction(session_factory(engine)) as session:
+            await seed_demo(session, DEMO_PASSWORD, now)
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+async def client(
+    aiohttp_client: Any, config: Config, clock: FakeClock
+) -> AsyncIterator[TestClient[Any, Any]]:
+    """The app on the demo province, with the fake clock."""
+    await seed(config.database.url, clock.now)
+    yield await aiohttp_client(create_app(config, clock))

@@ -1,0 +1,200 @@
+"""Citizens and case files. Viewing a protected identity leaves an audit record."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from sessions import audit, cases
+from sessions.access import Perm
+from sessions.db import transaction
+from sessions.models import CaseKind, CaseStatus, CitizenRole, SubjectArea
+from web import serialize
+from web.auth import audit_context
+from web.http import ok, principal, requires
+from web.keys import CONFIG, DB
+from web.validation import Fields, page_request, path_id, query_choice, read_json
+
+CITIZEN_FIELDS = {"full_name", "id_number", "address", "phone", "unit_id"}
+CASE_FIELDS = {
+    "code",
+    "kind",
+    "subject_area",
+    "title",
+    "summary",
+    "status",
+    "handling_unit_id",
+    "national_code",
+    "parties",
+}
+
+
+@requires(Perm.CITIZENS_READ)
+async def list_citizens(request: web.Request) -> web.StreamResponse:
+    tz = request.app[CONFIG].tz
+    async with request.app[DB]() as db:
+        result = await cases.list_citizens(db, principal(request), page_request(request))
+    return ok(serialize.page(result, [serialize.citizen(c, tz) for c in result.items]))
+
+
+@requires(Perm.CITIZENS_READ)
+async def get_citizen(request: web.Request) -> web.StreamResponse:
+    async with request.app[DB]() as db:
+        view = await cases.get_citizen(db, principal(request), path_id(request))
+    return ok(serialize.citizen(view, request.app[CONFIG].tz))
+
+
+def _citizen_input(f: Fields, creating: bool) -> cases.CitizenInput:
+    data = cases.CitizenInput(
+        full_name=f.text("full_name", required=creating),
+        id_number=f.text("id_number", max_len=32, allow_empty=True),
+        address=f.text("address", max_len=400, allow_empty=True),
+        phone=f.text("phone", max_len=32, allow_empty=True),
+        unit_id=f.integer("unit_id", required=creating),
+    )
+    f.done()
+    return data
+
+
+@requires(Perm.CITIZENS_WRITE)
+async def create_citizen(request: web.Request) -> web.StreamResponse:
+    data = _citizen_input(Fields(await read_json(request), CITIZEN_FIELDS), True)
+    async with transaction(request.app[DB]) as db:
+        row = await cases.create_citizen(db, principal(request), data)
+        await audit.record(
+            db, audit_context(request), "citizen.create", "citizen", row.id, row.unit_id
+        )
+    return ok(serialize.citizen(cases.CitizenView(row, False), request.app[CONFIG].tz), 201)
+
+
+@requires(Perm.CITIZENS_WRITE)
+async def update_citizen(request: web.Request) -> web.StreamResponse:
+    data = _citizen_input(Fields(await read_json(request), CITIZEN_FIELDS), False)
+    async with transaction(request.app[DB]) as db:
+        row = await cases.update_citizen(db, principal(request), path_id(request), data)
+        await audit.record(
+            db, audit_context(request), "citizen.update", "citizen", row.id, row.unit_id
+        )
+    return ok(serialize.citizen(cases.CitizenView(row, False), request.app[CONFIG].tz))
+
+
+@requires(Perm.CASES_READ)
+async def list_cases(request: web.Request) -> web.StreamResponse:
+    tz = request.app[CONFIG].tz
+    kind = query_choice(request, "kind", CaseKind)
+    status = query_choice(request, "status", CaseStatus)
+    async with request.app[DB]() as db:
+        result = await cases.list_cases(db, principal(request), page_request(request), kind, status)
+    return ok(serialize.page(result, [serialize.case_summary(c, tz) for c in result.items]))
+
+
+async def view_case(request: web.Request, case_id: int) -> cases.CaseView:
+    """The case as the caller may see it; a cleared view of a protected identity is audited."""
+    async with transaction(request.app[DB]) as db:
+        view = await cases.get_case(db, principal(request), case_id)
+        if view.protected and view.cleared:
+            await audit.record(
+                db,
+                audit_context(request),
+                "identity.view",
+                "case",
+                view.case.id,
+                view.case.handling_unit_id,
+                {"code": view.case.code},
+            )
+    return view
+
+
+@requires(Perm.CASES_READ)
+async def get_case(request: web.Request) -> web.StreamResponse:
+    view = await view_case(request, path_id(request))
+    return ok(serialize.case(view, request.app[CONFIG].tz))
+
+
+def _party(f: Fields) -> cases.PartyInput:
+    cid = f.integer("citizen_id", required=True)
+    role = f.choice("role", CitizenRole) or CitizenRole.PETITIONER
+    return cases.PartyInput(cid or 0, role)
+
+
+def _case_input(f: Fields, creating: bool) -> cases.CaseInput:
+    data = cases.CaseInput(
+        code=f.text("code", max_len=40),
+        kind=f.choice("kind", CaseKind, required=creating),
+        subject_area=f.choice("subject_area", SubjectArea, required=creating),
+        title=f.text("title", required=creating, max_len=300),
+        summary=f.text("summary", max_len=20000, allow_empty=True),
+        status=f.choice("status", CaseStatus),
+        handling_unit_id=f.integer("handling_unit_id", required=creating),
+        national_code=f.text("national_code", max_len=64, allow_empty=True),
+        parties=f.items("parties", _party),
+    )
+    f.done()
+    return data
+
+
+@requires(Perm.CASES_WRITE)
+async def create_case(request: web.Request) -> web.StreamResponse:
+    data = _case_input(Fields(await read_json(request), CASE_FIELDS), True)
+    p = principal(request)
+    async with transaction(request.app[DB]) as db:
+        row = await cases.create_case(db, p, data)
+        await audit.record(
+            db,
+            audit_context(request),
+            "case.create",
+            "case",
+            row.id,
+            row.handling_unit_id,
+            {"code": row.code, "kind": row.kind.value},
+        )
+    return ok(serialize.case(await view_case(request, row.id), request.app[CONFIG].tz), 201)
+
+
+@requires(Perm.CASES_WRITE)
+async def update_case(request: web.Request) -> web.StreamResponse:
+    data = _case_input(Fields(await read_json(request), CASE_FIELDS), False)
+    async with transaction(request.app[DB]) as db:
+        row = await cases.update_case(db, principal(request), path_id(request), data)
+        changed = sorted(k for k in CASE_FIELDS if getattr(data, k) is not None)
+        await audit.record(
+            db,
+            audit_context(request),
+            "case.update",
+            "case",
+            row.id,
+            row.handling_unit_id,
+            {"code": row.code, "fields": changed},
+        )
+    return ok(serialize.case(await view_case(request, row.id), request.app[CONFIG].tz))
+
+
+@requires(Perm.CASES_WRITE)
+async def grant_clearance(request: web.Request) -> web.StreamResponse:
+    f = Fields(await read_json(request), {"account_id"})
+    account_id = f.integer("account_id", required=True)
+    f.done()
+    assert account_id is not None
+    async with transaction(request.app[DB]) as db:
+        row = await cases.grant_clearance(db, principal(request), path_id(request), account_id)
+        await audit.record(
+            db,
+            audit_context(request),
+            "case.clearance",
+            "case",
+            row.case_id,
+            detail={"account_id": account_id},
+        )
+    return ok({"case_id": row.case_id, "account_id": row.account_id}, 201)
+
+
+def setup(app: web.Application) -> None:
+    r = app.router
+    for name, lst, get, create, update in (
+        ("citizens", list_citizens, get_citizen, create_citizen, update_citizen),
+        ("cases", list_cases, get_case, create_case, update_case),
+    ):
+        r.add_get(f"/api/v1/{name}", lst)
+        r.add_post(f"/api/v1/{name}", create)
+        r.add_get(f"/api/v1/{name}/{{id:\\d+}}", get)
+        r.add_patch(f"/api/v1/{name}/{{id:\\d+}}", update)
+    r.add_post("/api/v1/cases/{id:\\d+}/clearances", grant_clearance)

@@ -1,0 +1,140 @@
+"""Reception sessions: /api/v1/sessions."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sessions import audit, receptions
+from sessions.access import PROTECTED_KINDS, Perm, Principal
+from sessions.cases import is_cleared
+from sessions.db import transaction
+from sessions.models import CaseFile, ReceptionSession, SessionKind, SessionState
+from web import serialize
+from web.auth import audit_context
+from web.http import ok, principal, requires
+from web.keys import CONFIG, DB
+from web.validation import Fields, page_request, path_id, query_choice, read_json
+
+SESSION_FIELDS = {
+    "title",
+    "kind",
+    "unit_id",
+    "chair_id",
+    "central_endpoint_id",
+    "starts_at",
+    "ends_at",
+    "notes",
+    "endpoint_ids",
+    "attendees",
+    "agenda",
+    "state",
+}
+
+
+async def _withheld_cases(db: AsyncSession, p: Principal, s: ReceptionSession) -> set[int]:
+    ids = [i.case_id for i in s.agenda]
+    if not ids:
+        return set()
+    protected = await db.scalars(
+        select(CaseFile.id).where(CaseFile.id.in_(ids), CaseFile.kind.in_(PROTECTED_KINDS))
+    )
+    return {cid for cid in protected if not await is_cleared(db, p, cid)}
+
+
+@requires(Perm.SESSIONS_READ)
+async def list_sessions(request: web.Request) -> web.StreamResponse:
+    tz = request.app[CONFIG].tz
+    state = query_choice(request, "state", SessionState)
+    async with request.app[DB]() as db:
+        result = await receptions.list_sessions(
+            db, principal(request), page_request(request), state
+        )
+    return ok(serialize.page(result, [serialize.session_summary(s, tz) for s in result.items]))
+
+
+@requires(Perm.SESSIONS_READ)
+async def get_session(request: web.Request) -> web.StreamResponse:
+    p = principal(request)
+    async with request.app[DB]() as db:
+        s = await receptions.get_session(db, p, path_id(request))
+        withheld = await _withheld_cases(db, p, s)
+    return ok(serialize.session(s, request.app[CONFIG].tz, withheld))
+
+
+def _attendee(f: Fields) -> receptions.AttendeeInput:
+    return receptions.AttendeeInput(
+        account_id=f.integer("account_id"),
+        guest_name=f.text("guest_name", allow_empty=True) or "",
+        guest_organization=f.text("guest_organization", max_len=300, allow_empty=True) or "",
+        capacity=f.text("capacity", allow_empty=True) or "",
+    )
+
+
+def _agenda(f: Fields) -> receptions.AgendaInput:
+    return receptions.AgendaInput(
+        case_id=f.integer("case_id", required=True) or 0,
+        endpoint_id=f.integer("endpoint_id", required=True) or 0,
+        citizen_ids=f.int_list("citizen_ids") or (),
+        notes=f.text("notes", max_len=2000, allow_empty=True) or "",
+    )
+
+
+def session_input(f: Fields, creating: bool) -> receptions.SessionInput:
+    data = receptions.SessionInput(
+        title=f.text("title", required=creating, max_len=300),
+        kind=f.choice("kind", SessionKind, required=creating),
+        unit_id=f.integer("unit_id", required=creating),
+        chair_id=f.integer("chair_id", required=creating),
+        central_endpoint_id=f.integer("central_endpoint_id", required=creating),
+        starts_at=f.zoned_datetime("starts_at", required=creating),
+        ends_at=f.zoned_datetime("ends_at", required=creating),
+        notes=f.text("notes", max_len=5000, allow_empty=True),
+        endpoint_ids=f.int_list("endpoint_ids"),
+        attendees=f.items("attendees", _attendee),
+        agenda=f.items("agenda", _agenda),
+        state=f.choice("state", SessionState),
+    )
+    f.done()
+    return data
+
+
+@requires(Perm.SESSIONS_WRITE)
+async def create_session(request: web.Request) -> web.StreamResponse:
+    data = session_input(Fields(await read_json(request), SESSION_FIELDS), True)
+    p = principal(request)
+    async with transaction(request.app[DB]) as db:
+        s = await receptions.create_session(db, p, data)
+        await audit.record(db, audit_context(request), "session.create", "session", s.id, s.unit_id)
+        s = await receptions.get_session(db, p, s.id)
+        withheld = await _withheld_cases(db, p, s)
+    return ok(serialize.session(s, request.app[CONFIG].tz, withheld), 201)
+
+
+@requires(Perm.SESSIONS_WRITE)
+async def update_session(request: web.Request) -> web.StreamResponse:
+    data = session_input(Fields(await read_json(request), SESSION_FIELDS), False)
+    p = principal(request)
+    async with transaction(request.app[DB]) as db:
+        s = await receptions.update_session(db, p, path_id(request), data)
+        changed = sorted(k for k in SESSION_FIELDS if getattr(data, k) is not None)
+        await audit.record(
+            db,
+            audit_context(request),
+            "session.update",
+            "session",
+            s.id,
+            s.unit_id,
+            {"fields": changed},
+        )
+        withheld = await _withheld_cases(db, p, s)
+    return ok(serialize.session(s, request.app[CONFIG].tz, withheld))
+
+
+def setup(app: web.Application) -> None:
+    r = app.router
+    r.add_get("/api/v1/sessions", list_sessions)
+    r.add_post("/api/v1/sessions", create_session)
+    r.add_get("/api/v1/sessions/{id:\\d+}", get_session)
+    r.add_patch("/api/v1/sessions/{id:\\d+}", update_session)

@@ -1,0 +1,84 @@
+"""The composition root: `create_app(config)` builds every service and wires the routes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+from sqlalchemy import text
+
+from sessions.db import create_engine, session_factory
+from web import api, pages
+from web.config import Config
+from web.http import ok, public
+from web.keys import CLOCK, CONFIG, DB, ENGINE, METRICS, Clock
+from web.metrics import Metrics
+from web.middleware import errors, observe, signed_in
+
+HERE = Path(__file__).parent
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@public
+async def healthz(request: web.Request) -> web.StreamResponse:
+    try:
+        async with request.app[ENGINE].connect() as conn:
+            await conn.execute(text("SELECT 1"))
+    except Exception as exc:  # the reason is the point of this endpoint
+        return web.json_response(
+            {
+                "status": "error",
+                "database": "unreachable",
+                "reason": type(exc).__name__ + ": " + str(exc)[:300],
+            },
+            status=503,
+        )
+    return ok({"status": "ok", "database": "ok"})
+
+
+@public
+async def metrics(request: web.Request) -> web.StreamResponse:
+    body = request.app[METRICS].render()
+    return web.Response(
+        body=body, headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"}
+    )
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    engine = create_engine(app[CONFIG].database)
+    app[ENGINE] = engine
+    app[DB] = session_factory(engine)
+    yield
+    await engine.dispose()
+
+
+def create_app(config: Config, clock: Clock | None = None) -> web.Application:
+    """Build the app. `clock` is injectable so tests can move time (deadlines, expiry)."""
+    config = config.with_secret()
+    app = web.Application(
+        middlewares=[observe, errors, signed_in], client_max_size=config.max_body_bytes
+    )
+    app[CONFIG] = config
+    app[METRICS] = Metrics()
+    app[CLOCK] = clock or _utcnow
+    app.cleanup_ctx.append(_database)
+    env = aiohttp_jinja2.setup(
+        app,
+        loader=jinja2.FileSystemLoader(str(HERE / "templates")),
+        autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
+        context_processors=[pages.context],
+    )
+    pages.setup_filters(env, config)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_static("/static", HERE / "static", name="static")
+    api.setup(app)
+    pages.setup(app)
+    return app

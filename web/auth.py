@@ -1,0 +1,200 @@
+"""Signing in and out: login sessions, throttling, CSRF, and who the caller is."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from aiohttp import web
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sessions import accounts
+from sessions.access import Principal
+from sessions.audit import AuditContext, record
+from sessions.db import transaction
+from sessions.models import Account, LoginSession, LoginThrottle
+from web.config import Config
+from web.keys import CLOCK, CONFIG, CSRF, DB, PRINCIPAL, REQUEST_ID
+
+COOKIE = "tiepdan_session"
+PRELOGIN_COOKIE = "tiepdan_prelogin"  # double-submit token for the login form
+UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def client_ip(request: web.Request) -> str:
+    if request.app[CONFIG].trust_proxy:
+        forwarded = request.headers.get("X-Forwarded-For", "")
+        if forwarded:
+            return forwarded.split(",")[0].strip()[:64]
+    return (request.remote or "")[:64]
+
+
+def audit_context(request: web.Request) -> AuditContext:
+    principal: Principal | None = request.get(PRINCIPAL)
+    return AuditContext(principal, client_ip(request), request.get(REQUEST_ID, ""))
+
+
+@dataclass(frozen=True, slots=True)
+class LoginOutcome:
+    account: Account | None
+    token: str = ""
+    csrf_token: str = ""
+    locked: bool = False
+
+
+async def _throttle_rows(db: AsyncSession, keys: list[str]) -> list[LoginThrottle]:
+    rows = []
+    for key in keys:
+        row = await db.get(LoginThrottle, key)
+        if row is None:
+            row = LoginThrottle(key=key, failures=0)
+            db.add(row)
+        rows.append(row)
+    return rows
+
+
+def _locked(rows: list[LoginThrottle], now: datetime) -> bool:
+    return any(r.locked_until is not None and r.locked_until > now for r in rows)
+
+
+def _fail(rows: list[LoginThrottle], now: datetime, cfg: Config) -> None:
+    window = timedelta(minutes=cfg.login_lock_minutes)
+    for r in rows:
+        if r.window_started_at is None or now - r.window_started_at > window or not r.failures:
+            r.failures, r.window_started_at = 0, now
+        r.failures += 1
+        if r.failures >= cfg.login_max_failures:
+            r.locked_until = now + window
+
+
+async def login(request: web.Request, username: str, password: str) -> LoginOutcome:
+    """Check the password; on success create a login session. Commits the audit trail in
+    every case, so failures are recorded even though the caller answers with an error."""
+    cfg, now = request.app[CONFIG], request.app[CLOCK]()
+    ip, ctx = client_ip(request), audit_context(request)
+    username = username.strip().lower()[:64]
+    async with transaction(request.app[DB]) as db:
+        rows = await _throttle_rows(db, [f"user:{username}", f"ip:{ip}"])
+        if _locked(rows, now):
+            await record(db, ctx, "login.throttled", "account", username, actor_username=username)
+            return LoginOutcome(None, locked=True)
+        account = await accounts.by_username(db, username)
+        ok = (
+            account is not None
+            and account.active
+            and accounts.verify_password(account.password_hash, password)
+        )
+        if account is None:
+            accounts.burn_time(password)
+        if not ok or account is None:
+            _fail(rows, now, cfg)
+            await record(
+                db,
+                ctx,
+                "login.failed",
+                "account",
+                username,
+                actor_username=username,
+                detail={
+                    "reason": "inactive"
+                    if account is not None and not account.active
+                    else "bad_credentials"
+                },
+            )
+            return LoginOutcome(None, locked=_locked(rows, now))
+        for r in rows:
+            r.failures, r.locked_until = 0, None
+        token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+        db.add(
+            LoginSession(
+                token_hash=token_hash(token),
+                account_id=account.id,
+                csrf_token=csrf,
+                created_at=now,
+                last_seen_at=now,
+                expires_at=now + timedelta(hours=cfg.session_hours),
+                ip=ip,
+                user_agent=request.headers.get("User-Agent", "")[:300],
+            )
+        )
+        principal = await accounts.principal_for(db, account)
+        await record(
+            db,
+            AuditContext(principal, ip, ctx.request_id),
+            "login",
+            "account",
+            account.id,
+            unit_id=account.unit_id,
+        )
+    return LoginOutcome(account, token, csrf)
+
+
+def set_session_cookie(response: web.StreamResponse, request: web.Request, token: str) -> None:
+    cfg = request.app[CONFIG]
+    response.set_cookie(
+        COOKIE,
+        token,
+        httponly=True,
+        samesite="Lax",
+        secure=cfg.cookie_secure,
+        path="/",
+        max_age=cfg.session_hours * 3600,
+    )
+
+
+async def logout(request: web.Request) -> None:
+    token = request.cookies.get(COOKIE)
+    if not token:
+        return
+    async with transaction(request.app[DB]) as db:
+        await db.execute(delete(LoginSession).where(LoginSession.token_hash == token_hash(token)))
+        if request.get(PRINCIPAL) is not None:
+            await record(
+                db, audit_context(request), "logout", "account", request[PRINCIPAL].account_id
+            )
+
+
+async def load_principal(request: web.Request) -> None:
+    """Set request[PRINCIPAL] and request[CSRF] from the session cookie, if it is valid."""
+    token = request.cookies.get(COOKIE)
+    if not token:
+        return
+    now = request.app[CLOCK]()
+    async with transaction(request.app[DB]) as db:
+        row = await db.get(LoginSession, token_hash(token))
+        if row is None or row.expires_at <= now:
+            return
+        account = await db.get(Account, row.account_id)
+        if account is None or not account.active:
+            # A locked account ends every session it had (a password change deletes them).
+            await db.delete(row)
+            return
+        if now - row.last_seen_at > timedelta(minutes=1):
+            row.last_seen_at = now
+        request[PRINCIPAL] = await accounts.principal_for(db, account)
+        request[CSRF] = row.csrf_token
+
+
+def csrf_ok(request: web.Request, supplied: str | None) -> bool:
+    expected: str | None = request.get(CSRF)
+    return bool(expected and supplied and hmac.compare_digest(expected, supplied))
+
+
+def new_prelogin_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+async def end_sessions(db: AsyncSession, account_id: int) -> None:
+    await db.execute(delete(LoginSession).where(LoginSession.account_id == account_id))
+
+
+async def active_sessions(db: AsyncSession, account_id: int) -> list[LoginSession]:
+    return list(await db.scalars(select(LoginSession).where(LoginSession.account_id == account_id)))

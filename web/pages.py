@@ -1,0 +1,171 @@
+"""Server-rendered pages (jinja2, autoescaped): the shell, sign-in, home."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+
+from sessions.access import Perm, Principal
+from sessions.models import Role
+from web import auth
+from web.config import Config
+from web.http import principal, public, redirect, requires
+from web.keys import CONFIG, CSRF, METRICS, PRINCIPAL
+
+ROLE_NAMES = {
+    Role.ADMIN: "Quản trị hệ thống",
+    Role.LEADER: "Lãnh đạo chủ trì",
+    Role.RECEPTION_OFFICER: "Cán bộ tiếp công dân",
+    Role.FOCAL_STAFF: "Cán bộ đầu mối",
+    Role.ARCHIVIST: "Cán bộ lưu trữ",
+    Role.AUDITOR: "Thanh tra, kiểm tra",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class NavItem:
+    href: str
+    label: str
+    perm: Perm | None
+
+
+NAV = (
+    NavItem("/", "Trang chủ", None),
+    NavItem("/sessions", "Phiên tiếp công dân", Perm.SESSIONS_READ),
+    NavItem("/cases", "Hồ sơ vụ việc", Perm.CASES_READ),
+    NavItem("/citizens", "Công dân", Perm.CITIZENS_READ),
+    NavItem("/admin/units", "Đơn vị", Perm.UNITS_WRITE),
+    NavItem("/admin/endpoints", "Điểm cầu", Perm.ENDPOINTS_WRITE),
+    NavItem("/admin/accounts", "Tài khoản", Perm.ACCOUNTS_WRITE),
+    NavItem("/audit", "Nhật ký", Perm.AUDIT_READ),
+)
+
+
+def nav_for(p: Principal | None) -> list[NavItem]:
+    if p is None:
+        return []
+    return [n for n in NAV if n.perm is None or p.can(n.perm)]
+
+
+async def context(request: web.Request) -> dict[str, Any]:
+    p: Principal | None = request.get(PRINCIPAL)
+    return {
+        "me": p,
+        "csrf_token": request.get(CSRF, ""),
+        "nav": nav_for(p),
+        "path": request.path,
+        "role_names": ROLE_NAMES,
+    }
+
+
+def setup_filters(env: jinja2.Environment, config: Config) -> None:
+    tz = config.tz
+
+    def local(value: datetime | None, fmt: str = "%H:%M %d/%m/%Y") -> str:
+        return "" if value is None else value.astimezone(tz).strftime(fmt)
+
+    env.filters["local"] = local
+
+
+def render_error(request: web.Request, status: int, message: str) -> web.StreamResponse:
+    return aiohttp_jinja2.render_template(
+        "error.html", request, {"status": status, "message": message}, status=status
+    )
+
+
+def _safe_next(value: str) -> str:
+    """Only same-site paths: never an absolute URL an attacker could send a user to."""
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc or not value.startswith("/") or value.startswith("//"):
+        return "/"
+    return value
+
+
+@public
+async def login_form(request: web.Request) -> web.StreamResponse:
+    if request.get(PRINCIPAL) is not None:
+        return redirect(_safe_next(request.query.get("next", "/")))
+    return _login_page(request, "", request.query.get("next", "/"), 200)
+
+
+def _login_page(
+    request: web.Request, error: str, nxt: str, status: int, username: str = ""
+) -> web.StreamResponse:
+    token = auth.new_prelogin_token()
+    response = aiohttp_jinja2.render_template(
+        "login.html",
+        request,
+        {"error": error, "next": _safe_next(nxt), "prelogin": token, "username": username},
+        status=status,
+    )
+    cfg = request.app[CONFIG]
+    response.set_cookie(
+        auth.PRELOGIN_COOKIE,
+        token,
+        httponly=True,
+        samesite="Strict",
+        secure=cfg.cookie_secure,
+        path="/login",
+    )
+    return response
+
+
+@public
+async def login_submit(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    nxt = str(form.get("next", "/"))
+    username = str(form.get("username", ""))[:64]
+    password = str(form.get("password", ""))[:1024]
+    cookie = request.cookies.get(auth.PRELOGIN_COOKIE, "")
+    if not cookie or cookie != str(form.get("prelogin", "")):
+        return _login_page(
+            request, "Phiên đăng nhập đã hết hạn, vui lòng thử lại.", nxt, 400, username
+        )
+    if not username.strip() or not password:
+        return _login_page(request, "Vui lòng nhập tên đăng nhập và mật khẩu.", nxt, 422, username)
+    outcome = await auth.login(request, username, password)
+    metrics, cfg = request.app[METRICS], request.app[CONFIG]
+    if outcome.locked:
+        metrics.logins.labels("locked").inc()
+        msg = f"Đăng nhập sai quá nhiều lần. Vui lòng thử lại sau {cfg.login_lock_minutes} phút."
+        return _login_page(request, msg, nxt, 429, username)
+    if outcome.account is None:
+        metrics.logins.labels("failed").inc()
+        return _login_page(request, "Tên đăng nhập hoặc mật khẩu không đúng.", nxt, 401, username)
+    metrics.logins.labels("ok").inc()
+    response = redirect(_safe_next(nxt))
+    auth.set_session_cookie(response, request, outcome.token)
+    response.del_cookie(auth.PRELOGIN_COOKIE, path="/login")
+    return response
+
+
+@requires(None)
+async def logout(request: web.Request) -> web.StreamResponse:
+    await auth.logout(request)
+    response = redirect("/login")
+    response.del_cookie(auth.COOKIE, path="/")
+    return response
+
+
+@requires(None)
+@aiohttp_jinja2.template("home.html")
+async def home(request: web.Request) -> dict[str, Any]:
+    p = principal(request)
+    return {
+        "roles": [ROLE_NAMES[r] for r in sorted(p.roles)],
+        "cards": [n for n in nav_for(p) if n.href != "/"],
+    }
+
+
+def setup(app: web.Application) -> None:
+    r = app.router
+    r.add_get("/login", login_form)
+    r.add_post("/login", login_submit)
+    r.add_post("/logout", logout)
+    r.add_get("/", home)

@@ -1,0 +1,198 @@
+"""Domain objects into JSON-ready dicts. Times are given in the configured zone with offset."""
+
+from __future__ import annotations
+
+from datetime import datetime, tzinfo
+from typing import Any
+
+from sessions.access import WITHHELD
+from sessions.cases import CaseView, CitizenView
+from sessions.models import (
+    Account,
+    AuditRecord,
+    CaseFile,
+    Endpoint,
+    ReceptionSession,
+    Unit,
+)
+from sessions.paging import Page
+
+
+def iso(value: datetime | None, tz: tzinfo) -> str | None:
+    return None if value is None else value.astimezone(tz).isoformat()
+
+
+def page(p: Page[Any], items: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"items": items, "total": p.total, "page": p.page, "per_page": p.per_page}
+
+
+def unit(u: Unit, tz: tzinfo) -> dict[str, Any]:
+    return {
+        "id": u.id,
+        "parent_id": u.parent_id,
+        "level_code": u.level_code,
+        "code": u.code,
+        "name": u.name,
+        "active": u.active,
+        "path": u.path,
+        "created_at": iso(u.created_at, tz),
+        "updated_at": iso(u.updated_at, tz),
+    }
+
+
+def endpoint(e: Endpoint, tz: tzinfo) -> dict[str, Any]:
+    return {
+        "id": e.id,
+        "unit_id": e.unit_id,
+        "name": e.name,
+        "location": e.location,
+        "contact_phone": e.contact_phone,
+        "is_central": e.is_central,
+        "active": e.active,
+        "created_at": iso(e.created_at, tz),
+        "updated_at": iso(e.updated_at, tz),
+    }
+
+
+def account(a: Account, tz: tzinfo) -> dict[str, Any]:
+    return {
+        "id": a.id,
+        "username": a.username,
+        "full_name": a.full_name,
+        "title": a.title,
+        "email": a.email,
+        "phone": a.phone,
+        "unit_id": a.unit_id,
+        "endpoint_id": a.endpoint_id,
+        "roles": sorted(r.value for r in a.role_set),
+        "active": a.active,
+        "created_at": iso(a.created_at, tz),
+        "updated_at": iso(a.updated_at, tz),
+    }
+
+
+def citizen(v: CitizenView, tz: tzinfo) -> dict[str, Any]:
+    c = v.citizen
+    if v.withheld:
+        return {
+            "id": c.id,
+            "identity_withheld": True,
+            "full_name": WITHHELD,
+            "id_number": None,
+            "address": None,
+            "phone": None,
+            "unit_id": c.unit_id,
+        }
+    return {
+        "id": c.id,
+        "identity_withheld": False,
+        "full_name": c.full_name,
+        "id_number": c.id_number,
+        "address": c.address,
+        "phone": c.phone,
+        "unit_id": c.unit_id,
+        "created_at": iso(c.created_at, tz),
+        "updated_at": iso(c.updated_at, tz),
+    }
+
+
+def case_summary(c: CaseFile, tz: tzinfo) -> dict[str, Any]:
+    return {
+        "id": c.id,
+        "code": c.code,
+        "kind": c.kind.value,
+        "subject_area": c.subject_area.value,
+        "title": c.title,
+        "status": c.status.value,
+        "handling_unit_id": c.handling_unit_id,
+        "national_code": c.national_code,
+        "created_at": iso(c.created_at, tz),
+        "updated_at": iso(c.updated_at, tz),
+    }
+
+
+def case(v: CaseView, tz: tzinfo) -> dict[str, Any]:
+    out = case_summary(v.case, tz)
+    out["summary"] = v.case.summary
+    out["identity_protected"] = v.protected
+    out["identity_withheld"] = v.identity_withheld
+    if v.identity_withheld:
+        out["parties"] = [
+            {"withheld": True, "full_name": WITHHELD, "role": p.role.value} for p in v.parties
+        ]
+    else:
+        out["parties"] = [
+            {
+                "withheld": False,
+                "citizen_id": p.citizen_id,
+                "role": p.role.value,
+                "full_name": p.citizen.full_name if p.citizen else None,
+                "id_number": p.citizen.id_number if p.citizen else None,
+                "address": p.citizen.address if p.citizen else None,
+            }
+            for p in v.parties
+        ]
+    return out
+
+
+def session_summary(s: ReceptionSession, tz: tzinfo) -> dict[str, Any]:
+    return {
+        "id": s.id,
+        "title": s.title,
+        "kind": s.kind.value,
+        "state": s.state.value,
+        "unit_id": s.unit_id,
+        "chair_id": s.chair_id,
+        "central_endpoint_id": s.central_endpoint_id,
+        "starts_at": iso(s.starts_at, tz),
+        "ends_at": iso(s.ends_at, tz),
+        "created_at": iso(s.created_at, tz),
+        "updated_at": iso(s.updated_at, tz),
+    }
+
+
+def session(s: ReceptionSession, tz: tzinfo, withheld_cases: set[int]) -> dict[str, Any]:
+    out = session_summary(s, tz)
+    out["notes"] = s.notes
+    out["endpoint_ids"] = [e.endpoint_id for e in s.endpoints]
+    out["attendees"] = [
+        {
+            "id": a.id,
+            "account_id": a.account_id,
+            "guest_name": a.guest_name,
+            "guest_organization": a.guest_organization,
+            "capacity": a.capacity,
+        }
+        for a in s.attendees
+    ]
+    out["agenda"] = [
+        {
+            "id": i.id,
+            "position": i.position,
+            "case_id": i.case_id,
+            "endpoint_id": i.endpoint_id,
+            "notes": i.notes,
+            "identity_withheld": i.case_id in withheld_cases,
+            "citizen_ids": None
+            if i.case_id in withheld_cases
+            else [c.citizen_id for c in i.citizens],
+        }
+        for i in s.agenda
+    ]
+    return out
+
+
+def audit(r: AuditRecord, tz: tzinfo) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "at": iso(r.at, tz),
+        "actor_id": r.actor_id,
+        "actor_username": r.actor_username,
+        "action": r.action,
+        "object_type": r.object_type,
+        "object_id": r.object_id,
+        "unit_id": r.unit_id,
+        "detail": r.detail,
+        "ip": r.ip,
+        "request_id": r.request_id,
+    }

@@ -1,0 +1,211 @@
+"""Reading request input: JSON bodies and query strings into typed values, with every
+problem collected and named by field."""
+
+from __future__ import annotations
+
+import enum
+import json
+import re
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, TypeVar
+
+from aiohttp import web
+
+from sessions.errors import Invalid
+from sessions.paging import MAX_PER_PAGE, PageRequest
+from web.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+
+E = TypeVar("E", bound=enum.Enum)
+T = TypeVar("T")
+
+# ISO 8601 with an explicit offset (or Z): a time without a zone is ambiguous.
+_ZONED = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+async def read_json(request: web.Request) -> dict[str, Any]:
+    if request.content_type != "application/json":
+        raise UnsupportedMediaType(
+            "Dữ liệu phải gửi dạng JSON (Content-Type: application/json).",
+            {"Content-Type": f"nhận được {request.content_type!r}"},
+        )
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise PayloadTooLarge(
+            "Dữ liệu gửi lên quá lớn.", {"body": "quá giới hạn cho phép"}
+        ) from None
+    try:
+        body = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadRequest("Dữ liệu JSON không đọc được.", {"body": str(exc)[:200]}) from None
+    if not isinstance(body, dict):
+        raise BadRequest("Dữ liệu JSON phải là một đối tượng.", {"body": "cần một đối tượng {...}"})
+    return body
+
+
+class Fields:
+    """Typed access to an input object; problems are gathered and raised once by `done()`."""
+
+    def __init__(self, data: dict[str, Any], known: set[str] | None = None) -> None:
+        self.data = data
+        self.errors: dict[str, str] = {}
+        if known is not None:
+            for key in data:
+                if key not in known:
+                    self.errors[key] = "trường không được hỗ trợ"
+
+    def _get(self, name: str, required: bool) -> Any:
+        if name not in self.data or self.data[name] is None:
+            if required:
+                self.errors[name] = "bắt buộc"
+            return None
+        return self.data[name]
+
+    def text(
+        self, name: str, *, required: bool = False, max_len: int = 200, allow_empty: bool = False
+    ) -> str | None:
+        value = self._get(name, required)
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            self.errors[name] = "phải là chuỗi ký tự"
+            return None
+        if _CONTROL.search(value):
+            self.errors[name] = "chứa ký tự điều khiển không hợp lệ"
+            return None
+        if not value.strip() and not allow_empty:
+            self.errors[name] = "không được để trống"
+            return None
+        if len(value) > max_len:
+            self.errors[name] = f"tối đa {max_len} ký tự"
+            return None
+        return value
+
+    def integer(
+        self, name: str, *, required: bool = False, lo: int = 1, hi: int = 2**31 - 1
+    ) -> int | None:
+        value = self._get(name, required)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.errors[name] = "phải là số nguyên"
+            return None
+        if not lo <= value <= hi:
+            self.errors[name] = f"phải trong khoảng {lo}–{hi}"
+            return None
+        return value
+
+    def boolean(self, name: str, *, required: bool = False) -> bool | None:
+        value = self._get(name, required)
+        if value is None:
+            return None
+        if not isinstance(value, bool):
+            self.errors[name] = "phải là true hoặc false"
+            return None
+        return value
+
+    def choice(self, name: str, enum_cls: type[E], *, required: bool = False) -> E | None:
+        value = self._get(name, required)
+        if value is None:
+            return None
+        try:
+            return enum_cls(value)
+        except ValueError:
+            allowed = ", ".join(str(m.value) for m in enum_cls)
+            self.errors[name] = f"phải là một trong: {allowed}"
+            return None
+
+    def zoned_datetime(self, name: str, *, required: bool = False) -> datetime | None:
+        value = self._get(name, required)
+        if value is None:
+            return None
+        if not isinstance(value, str) or not _ZONED.match(value.strip()):
+            self.errors[name] = "phải theo ISO 8601 kèm múi giờ, ví dụ 2026-12-01T08:00:00+07:00"
+            return None
+        try:
+            return datetime.fromisoformat(value.strip())
+        except ValueError:
+            self.errors[name] = "ngày giờ không tồn tại"
+            return None
+
+    def items(
+        self, name: str, parse: Callable[[Fields], T], *, max_items: int = 200
+    ) -> tuple[T, ...] | None:
+        """A list of objects, each read by `parse` with its own Fields; errors named name[i].x."""
+        value = self._get(name, False)
+        if value is None:
+            return None
+        if not isinstance(value, list) or len(value) > max_items:
+            self.errors[name] = f"phải là danh sách (tối đa {max_items} mục)"
+            return None
+        out: list[T] = []
+        for i, item in enumerate(value):
+            if not isinstance(item, dict):
+                self.errors[f"{name}[{i}]"] = "phải là một đối tượng"
+                continue
+            sub = Fields(item)
+            parsed = parse(sub)
+            for k, v in sub.errors.items():
+                self.errors[f"{name}[{i}].{k}"] = v
+            if not sub.errors:
+                out.append(parsed)
+        return tuple(out)
+
+    def int_list(self, name: str, *, max_items: int = 500) -> tuple[int, ...] | None:
+        value = self._get(name, False)
+        if value is None:
+            return None
+        if (
+            not isinstance(value, list)
+            or len(value) > max_items
+            or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)
+        ):
+            self.errors[name] = "phải là danh sách số nguyên dương"
+            return None
+        return tuple(value)
+
+    def done(self) -> None:
+        if self.errors:
+            raise Invalid("Dữ liệu không hợp lệ.", dict(self.errors))
+
+
+def page_request(request: web.Request) -> PageRequest:
+    errors: dict[str, str] = {}
+
+    def number(name: str, default: int, hi: int) -> int:
+        raw = request.query.get(name)
+        if raw is None or raw == "":
+            return default
+        if not raw.isdigit() or not 1 <= int(raw) <= hi:
+            errors[name] = f"phải là số nguyên từ 1 đến {hi}"
+            return default
+        return int(raw)
+
+    page = number("page", 1, 1_000_000)
+    per_page = number("per_page", 50, MAX_PER_PAGE)
+    q = request.query.get("q", "")
+    if len(q) > 200:
+        errors["q"] = "tối đa 200 ký tự"
+    if errors:
+        raise Invalid("Tham số không hợp lệ.", errors)
+    return PageRequest(page=page, per_page=per_page, q=q)
+
+
+def query_choice(request: web.Request, name: str, enum_cls: type[E]) -> E | None:
+    raw = request.query.get(name)
+    if not raw:
+        return None
+    try:
+        return enum_cls(raw)
+    except ValueError:
+        allowed = ", ".join(str(m.value) for m in enum_cls)
+        raise Invalid("Tham số không hợp lệ.", {name: f"phải là một trong: {allowed}"}) from None
+
+
+def path_id(request: web.Request, name: str = "id") -> int:
+    raw = request.match_info[name]
+    if not raw.isdigit() or not 0 < int(raw) < 2**31:
+        raise Invalid("Mã số không hợp lệ.", {name: "phải là số nguyên dương"})
+    return int(raw)
