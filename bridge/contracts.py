@@ -93,3 +93,15 @@ class EventSink(Protocol):
     def emit(self, event: BridgeEvent) -> None:
         """Must not block; the sink queues what it must persist."""
         ...
+
+
+class SignalingTransport(Protocol):
+    """How the bridge talks to one client: `web/` wraps a WebSocket in this.
+
+    `send` gets JSON-ready dicts in order; `close` is called once when the bridge ends the
+    conversation (removed, replaced, left, or the client stopped reading).
+    """
+
+    async def send(self, message: dict[str, Any]) -> None: ...
+
+    async def close(self, reason: str) -> None: ...

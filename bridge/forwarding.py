@@ -1,0 +1,330 @@
+"""Forwarding encoded frames: a published track fans its frames out to subscribers, and a
+receive slot is a subscriber that feeds one aiortc sender with pre-encoded packets.
+
+Nothing here decodes or encodes media. A slot, a recorder and a test probe are all
+`FrameSubscriber`s; the published track treats them alike (STYLE 2).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from fractions import Fraction
+from typing import Any, Literal
+
+import av
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+from bridge.config import BridgeConfig
+from bridge.contracts import EncodedFrame, FrameSubscriber, TrackInfo, TrackKind
+from bridge.frames import AudioAssembler, VideoAssembler
+
+logger = logging.getLogger(__name__)
+
+SlotRole = Literal["main", "thumbnail", "screen", "audio"]
+SILENCE = 127  # RFC 6464: -127 dBov
+
+
+class RateMeter:
+    """Bytes and frames per second over the last complete one-second window."""
+
+    __slots__ = ("_bytes", "_frames", "_start", "bitrate", "frame_rate")
+
+    def __init__(self) -> None:
+        self._start = 0.0
+        self._bytes = 0
+        self._frames = 0
+        self.bitrate = 0.0  # bits per second
+        self.frame_rate = 0.0
+
+    def add(self, size: int, now: float, frames: int = 1) -> None:
+        if now - self._start >= 1.0:
+            elapsed = now - self._start
+            fresh = elapsed < 2.0  # an idle gap means the rate was zero meanwhile
+            self.bitrate = self._bytes * 8 / elapsed if fresh else 0.0
+            self.frame_rate = self._frames / elapsed if fresh else 0.0
+            self._start, self._bytes, self._frames = now, 0, 0
+        self._bytes += size
+        self._frames += frames
+
+
+class PublishedTrack:
+    """One track a participant publishes: RTP in, complete frames out to subscribers.
+
+    Keyframe requests from any subscriber go back to the publisher through `send_pli`,
+    at most one per `keyframe_request_interval`; a request inside the interval is kept
+    and sent with the next packet after it (no timer needed).
+    """
+
+    def __init__(
+        self,
+        info: TrackInfo,
+        config: BridgeConfig,
+        send_pli: Callable[[], None],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.info = info
+        self._send_pli = send_pli
+        self._clock = clock
+        self._interval = config.keyframe_request_interval
+        self._subscribers: list[FrameSubscriber] = []
+        self._video = VideoAssembler(config.reorder_wait) if info.kind == "video" else None
+        self._audio = AudioAssembler() if info.kind == "audio" else None
+        self._last_pli = -1e9
+        self._pli_pending = False
+        self.muted = False
+        self.ended = False
+        self.rate = RateMeter()
+        self.packets = 0
+        self.malformed = 0
+        self.frames = 0
+        self.keyframes = 0
+        self.keyframe_requests_sent = 0
+        self._level_sum = 0
+        self._level_count = 0
+
+    # -- subscribers -------------------------------------------------------------
+
+    def subscribe(self, subscriber: FrameSubscriber) -> None:
+        if subscriber not in self._subscribers:
+            self._subscribers = [*self._subscribers, subscriber]
+            self.request_keyframe()
+
+    def unsubscribe(self, subscriber: FrameSubscriber) -> None:
+        if subscriber in self._subscribers:
+            self._subscribers = [s for s in self._subscribers if s is not subscriber]
+
+    @property
+    def subscribers(self) -> tuple[FrameSubscriber, ...]:
+        return tuple(self._subscribers)
+
+    def end(self) -> None:
+        """The publisher is gone: tell every subscriber, once."""
+        if self.ended:
+            return
+        self.ended = True
+        subscribers, self._subscribers = self._subscribers, []
+        for subscriber in subscribers:
+            try:
+                subscriber.on_track_ended(self.info)
+            except Exception:
+                logger.exception("frame subscriber %r failed on track end", subscriber)
+
+    # -- keyframes ---------------------------------------------------------------
+
+    def request_keyframe(self) -> None:
+        if self.info.kind != "video" or self.ended:
+            return
+        if self._clock() - self._last_pli >= self._interval:
+            self._pli_now()
+        else:
+            self._pli_pending = True
+
+    def _pli_now(self) -> None:
+        self._last_pli = self._clock()
+        self._pli_pending = False
+        self.keyframe_requests_sent += 1
+        self._send_pli()
+
+    # -- the hot path ------------------------------------------------------------
+
+    def on_rtp(
+        self,
+        seq: int,
+        timestamp: int,
+        marker: bool,
+        payload: bytes,
+        arrival: float,
+        audio_level: int | None = None,
+    ) -> None:
+        """One RTP packet from the publisher (already unwrapped from RTX)."""
+        self.packets += 1
+        if self._pli_pending and self._clock() - self._last_pli >= self._interval:
+            self._pli_now()
+        try:
+            frames = self._assemble(seq, timestamp, marker, payload, arrival)
+        except ValueError as exc:
+            self.malformed += 1
+            logger.debug("%s: dropped RTP packet %d: %s", self.info.track_id, seq, exc)
+            return
+        if audio_level is not None:
+            self._level_sum += audio_level
+            self._level_count += 1
+        for frame in frames:
+            self._deliver(frame)
+
+    def _assemble(
+        self, seq: int, timestamp: int, marker: bool, payload: bytes, arrival: float
+    ) -> list[EncodedFrame]:
+        if self._video is not None:
+            frames = self._video.push(seq, timestamp, marker, payload, arrival)
+            if self._video.need_keyframe:
+                self._video.need_keyframe = False
+                self.request_keyframe()
+            return frames
+        assert self._audio is not None
+        frame = self._audio.push(seq, timestamp, payload, arrival)
+        return [] if frame is None else [frame]
+
+    def _deliver(self, frame: EncodedFrame) -> None:
+        self.frames += 1
+        self.keyframes += frame.keyframe and self.info.kind == "video"
+        self.rate.add(len(frame.data), frame.wallclock)
+        if self.muted:
+            return
+        for subscriber in self._subscribers:
+            try:
+                subscriber.on_frame(self.info, frame)
+            except Exception:
+                logger.exception("frame subscriber %r failed", subscriber)
+
+    def take_audio_level(self) -> int:
+        """Mean RFC 6464 level since the last call; silence if nothing was heard."""
+        if not self._level_count or self.muted:
+            level = SILENCE
+        else:
+            level = round(self._level_sum / self._level_count)
+        self._level_sum = self._level_count = 0
+        return level
+
+
+class Slot(MediaStreamTrack):
+    """A receive slot: a fixed sender towards one participant, fed by whichever published
+    track the policy chooses.
+
+    Switching sources never renegotiates: the aiortc sender keeps its SSRC and sequence
+    numbers, and the slot rewrites RTP timestamps so they stay continuous; a video switch
+    waits for a key frame of the new source (and asks for one). The queue is bounded: when
+    a subscriber falls behind, video drops everything up to the next key frame.
+    """
+
+    def __init__(self, kind: TrackKind, role: SlotRole, index: int, config: BridgeConfig) -> None:
+        super().__init__()
+        self.kind = kind
+        self.role = role
+        self.index = index
+        self.mid: str | None = None
+        self.clock_rate = 90000 if kind == "video" else 48000
+        self._time_base = Fraction(1, self.clock_rate)
+        self._capacity = config.slot_queue_frames
+        self._queue: deque[tuple[bytes, int]] = deque()
+        self._wake = asyncio.Event()
+        self.source: PublishedTrack | None = None
+        self.live = False
+        self._wait_keyframe = kind == "video"
+        self._offset: int | None = None
+        self._last_out: int | None = None
+        self._last_wall = 0.0
+        self.rate = RateMeter()
+        self.frames_sent = 0
+        self.frames_dropped = 0
+        self.switches = 0
+
+    @property
+    def name(self) -> str:
+        return f"{self.role}{self.index}" if self.role in ("thumbnail", "audio") else self.role
+
+    def switch(self, source: PublishedTrack | None) -> bool:
+        """Feed this slot from `source` (None: nothing). Returns whether it changed."""
+        if source is self.source:
+            return False
+        if self.source is not None:
+            self.source.unsubscribe(self)
+        self.source = source
+        self.switches += 1
+        self._offset = None
+        self._wait_keyframe = self.kind == "video"
+        self._drop_queue()
+        if source is not None and self.live:
+            source.subscribe(self)
+        return True
+
+    def set_live(self, live: bool) -> None:
+        """The peer connection is up (or down): only a live slot takes frames."""
+        if live == self.live:
+            return
+        self.live = live
+        if self.source is None:
+            return
+        if live:
+            self._wait_keyframe = self.kind == "video"
+            self.source.subscribe(self)
+        else:
+            self.source.unsubscribe(self)
+            self._drop_queue()
+
+    # -- FrameSubscriber ---------------------------------------------------------
+
+    def on_frame(self, track: TrackInfo, frame: EncodedFrame) -> None:
+        if self.source is None or track is not self.source.info:
+            return
+        if self._wait_keyframe:
+            if not frame.keyframe:
+                self.frames_dropped += 1
+                return
+            self._wait_keyframe = False
+        if len(self._queue) >= self._capacity:
+            self._fall_behind()
+            if self._wait_keyframe and not frame.keyframe:
+                return
+        self._queue.append((frame.data, self._map_timestamp(frame)))
+        self._wake.set()
+
+    def on_track_ended(self, track: TrackInfo) -> None:
+        if self.source is not None and track is self.source.info:
+            self.source = None
+            self._drop_queue()
+
+    def _fall_behind(self) -> None:
+        """The subscriber does not keep up (STYLE 3): video skips to the next key frame
+        and asks the publisher for one; audio loses its oldest packet."""
+        if self.kind == "video":
+            self._drop_queue()
+            self._wait_keyframe = True
+            if self.source is not None:
+                self.source.request_keyframe()
+        else:
+            self._queue.popleft()
+            self.frames_dropped += 1
+
+    def _drop_queue(self) -> None:
+        self.frames_dropped += len(self._queue)
+        self._queue.clear()
+
+    def _map_timestamp(self, frame: EncodedFrame) -> int:
+        """Keep the slot's RTP clock running across source switches: the first frame of a
+        new source lands after the last frame sent, by the wall-clock time in between."""
+        if self._offset is None:
+            if self._last_out is None:
+                self._offset = -frame.timestamp
+            else:
+                gap = round((frame.wallclock - self._last_wall) * self.clock_rate)
+                self._offset = self._last_out + max(gap, 1) - frame.timestamp
+        out = frame.timestamp + self._offset
+        self._last_out = out
+        self._last_wall = frame.wallclock
+        return out
+
+    # -- MediaStreamTrack, pulled by aiortc's RTCRtpSender -----------------------
+
+    async def recv(self) -> av.Packet[Any]:
+        while not self._queue:
+            if self.readyState != "live":
+                raise MediaStreamError
+            self._wake.clear()
+            await self._wake.wait()
+        data, timestamp = self._queue.popleft()
+        packet = av.Packet(data)
+        packet.pts = timestamp
+        packet.time_base = self._time_base
+        self.frames_sent += 1
+        self.rate.add(len(data), time.time())
+        return packet
+
+    def stop(self) -> None:
+        self.switch(None)
+        super().stop()
+        self._wake.set()

@@ -1,0 +1,239 @@
+"""One participant's peer connection: the tracks it publishes and its receive slots.
+
+The bridge makes the offer, once: three receive-only transceivers for what the participant
+publishes (microphone, camera, screen) and a fixed set of send-only slots (main picture,
+screen, thumbnails, audio). Who feeds a slot changes later without renegotiation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiortc import (
+    RTCBundlePolicy,
+    RTCConfiguration,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCRtpTransceiver,
+    RTCSessionDescription,
+)
+from aiortc.sdp import candidate_from_sdp
+
+from bridge.config import BridgeConfig
+from bridge.contracts import TrackInfo, TrackKind, TrackSource
+from bridge.forwarding import PublishedTrack, Slot, SlotRole
+from bridge.rtc import InboundTap, codec_preferences, hook_keyframe_requests, remote_inbound
+
+logger = logging.getLogger(__name__)
+
+PUBLISHED: tuple[tuple[TrackSource, TrackKind], ...] = (
+    ("microphone", "audio"),
+    ("camera", "video"),
+    ("screen", "video"),
+)
+CODEC_OF: dict[TrackKind, tuple[str, int]] = {"audio": ("opus", 48000), "video": ("VP8", 90000)}
+
+
+@dataclass(frozen=True, slots=True)
+class SlotLayout:
+    """How many slots of each role a participant receives."""
+
+    thumbnails: int
+    audio: int
+
+    def roles(self) -> list[tuple[TrackKind, SlotRole, int]]:
+        video: list[tuple[TrackKind, SlotRole, int]] = [
+            ("video", "main", 0),
+            ("video", "screen", 0),
+        ]
+        video += [("video", "thumbnail", i) for i in range(self.thumbnails)]
+        return video + [("audio", "audio", i) for i in range(self.audio)]
+
+
+@dataclass(frozen=True, slots=True)
+class PeerOwner:
+    """Who the peer belongs to, for the track descriptions it publishes."""
+
+    room_id: str
+    participant_id: str
+    endpoint_id: int | None
+    generation: int
+
+
+StateCallback = Callable[["PeerLink", str], None]
+
+
+class PeerLink:
+    """Owns one RTCPeerConnection, its published tracks, slots and RTCP task."""
+
+    def __init__(
+        self, config: BridgeConfig, owner: PeerOwner, layout: SlotLayout, on_state: StateCallback
+    ) -> None:
+        self._config = config
+        self.owner = owner
+        self._on_state = on_state
+        servers = [RTCIceServer(list(s.urls), s.username, s.credential) for s in config.ice_servers]
+        self.pc = RTCPeerConnection(
+            RTCConfiguration(iceServers=servers, bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+        )
+        self.published: dict[TrackSource, PublishedTrack] = {}
+        self._taps: list[InboundTap] = []
+        self.slots: list[Slot] = []
+        self._published_transceivers: list[RTCRtpTransceiver] = []
+        self._slot_transceivers: list[RTCRtpTransceiver] = []
+        self._layout = layout
+        self._wake = asyncio.Event()
+        self._rtcp_task: asyncio.Task[None] | None = None
+        self.state = "new"
+        self.pc.on("connectionstatechange", self._state_changed)
+
+    async def offer(self) -> str:
+        """Create every transceiver and return the bridge's SDP offer."""
+        for source, kind in PUBLISHED:
+            self._add_published(source, kind)
+        for kind, role, index in self._layout.roles():
+            self._add_slot(kind, role, index)
+        description = await self.pc.createOffer()
+        await self.pc.setLocalDescription(description)
+        for slot, transceiver in zip(self.slots, self._slot_transceivers, strict=True):
+            slot.mid = transceiver.mid
+        self._rtcp_task = asyncio.create_task(self._run_rtcp(), name="bridge-rtcp")
+        local = self.pc.localDescription
+        assert local is not None
+        return str(local.sdp)
+
+    def published_mids(self) -> dict[str, str | None]:
+        """Which m-line (mid) carries each published source."""
+        pairs = zip(self.published, self._published_transceivers, strict=True)
+        return {source: t.mid for source, t in pairs}
+
+    def _add_published(self, source: TrackSource, kind: TrackKind) -> None:
+        transceiver = self.pc.addTransceiver(kind, direction="recvonly")
+        transceiver.setCodecPreferences(codec_preferences(kind))
+        codec, clock_rate = CODEC_OF[kind]
+        owner = self.owner
+        info = TrackInfo(
+            track_id=f"{owner.participant_id}/{source}/{owner.generation}",
+            room_id=owner.room_id,
+            participant_id=owner.participant_id,
+            endpoint_id=owner.endpoint_id,
+            kind=kind,
+            source=source,
+            codec=codec,
+            clock_rate=clock_rate,
+        )
+        tap: InboundTap | None = None
+
+        def want_pli() -> None:
+            assert tap is not None
+            tap.pli_wanted = True
+            self._wake.set()
+
+        track = PublishedTrack(info, self._config, want_pli)
+        tap = InboundTap(transceiver, track, self._config.remb)
+        self.published[source] = track
+        self._taps.append(tap)
+        self._published_transceivers.append(transceiver)
+
+    def _add_slot(self, kind: TrackKind, role: SlotRole, index: int) -> None:
+        slot = Slot(kind, role, index, self._config)
+        transceiver = self.pc.addTransceiver(slot, direction="sendonly")
+        transceiver.setCodecPreferences(codec_preferences(kind))
+
+        def keyframe_request() -> None:
+            if slot.source is not None:
+                slot.source.request_keyframe()
+
+        hook_keyframe_requests(transceiver.sender, keyframe_request)
+        self.slots.append(slot)
+        self._slot_transceivers.append(transceiver)
+
+    async def answer(self, sdp: str) -> None:
+        """Apply the participant's answer; a bad one raises ValueError naming the fault."""
+        try:
+            await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
+        except (ValueError, AssertionError, IndexError, KeyError) as exc:
+            raise ValueError(f"the SDP answer was rejected: {exc or type(exc).__name__}") from exc
+        except Exception as exc:  # aiortc raises InvalidStateError, OperationError
+            raise ValueError(f"the SDP answer was rejected: {exc}") from exc
+
+    async def add_candidate(self, candidate: str, sdp_mid: str | None, mline: int | None) -> None:
+        """Add one trickled remote candidate ("candidate:..." as a browser sends it)."""
+        text = candidate.removeprefix("candidate:")
+        try:
+            parsed = candidate_from_sdp(text)
+        except (ValueError, AssertionError, IndexError) as exc:
+            raise ValueError(f"malformed ICE candidate {candidate[:80]!r}") from exc
+        parsed.sdpMid = sdp_mid
+        parsed.sdpMLineIndex = mline
+        await self.pc.addIceCandidate(parsed)
+
+    def _state_changed(self) -> None:
+        self.state = str(self.pc.connectionState)
+        live = self.state == "connected"
+        for slot in self.slots:
+            slot.set_live(live)
+        self._on_state(self, self.state)
+
+    async def _run_rtcp(self) -> None:
+        """Keyframe requests as soon as they are wanted; receiver reports about once a
+        second, jittered as RFC 3550 6.2 asks."""
+        loop = asyncio.get_running_loop()
+        next_report = loop.time() + 0.5 + random.random()
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), max(0.0, next_report - loop.time()))
+            self._wake.clear()
+            for tap in self._taps:
+                await tap.send_pli()
+            if loop.time() >= next_report:
+                next_report = loop.time() + 0.5 + random.random()
+                for tap in self._taps:
+                    await tap.send_report()
+
+    async def figures(self) -> dict[str, Any]:
+        """RTT, loss, jitter, bitrate and frame rate of both directions, as plain data."""
+        inbound = {}
+        for tap, (source, track) in zip(self._taps, self.published.items(), strict=True):
+            inbound[source] = {
+                **tap.figures(),
+                "bitrate_kbps": round(track.rate.bitrate / 1000, 1),
+                "frame_rate": round(track.rate.frame_rate, 1),
+                "frames": track.frames,
+                "keyframe_requests": track.keyframe_requests_sent,
+                "muted": track.muted,
+            }
+        outbound = {}
+        for slot, transceiver in zip(self.slots, self._slot_transceivers, strict=True):
+            report = remote_inbound(await transceiver.sender.getStats())
+            jitter = report.pop("jitter")
+            report["jitter_ms"] = (
+                None if jitter is None else round(jitter * 1000 / slot.clock_rate, 2)
+            )
+            outbound[slot.name] = {
+                **report,
+                "source": None if slot.source is None else slot.source.info.track_id,
+                "bitrate_kbps": round(slot.rate.bitrate / 1000, 1),
+                "frame_rate": round(slot.rate.frame_rate, 1),
+                "frames_sent": slot.frames_sent,
+                "frames_dropped": slot.frames_dropped,
+            }
+        return {"state": self.state, "inbound": inbound, "outbound": outbound}
+
+    async def close(self) -> None:
+        if self._rtcp_task is not None:
+            self._rtcp_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._rtcp_task
+            self._rtcp_task = None
+        for track in self.published.values():
+            track.end()
+        for slot in self.slots:
+            slot.stop()
+        await self.pc.close()
