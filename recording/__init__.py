@@ -3,7 +3,8 @@
 Construct a `Storage` with `open_storage(config)` and `await storage.check()` at start-up;
 run `recover_spool(config, storage)` once before recording; record each track with a
 `TrackRecorder` (or all of a room's with a `SessionRecorder`), hand each `RecordedFile` to
-`store_recording`, then chain them in a manifest with `build_manifest` / `store_manifest`.
+`store_recording`, then chain them in a manifest with `build_manifest` / `store_manifest`. Render a session
+(or one case's range) into one MP4 by submitting an `ExportSpec` to an `ExportQueue`.
 """
 
 from recording.config import RecordingConfig
@@ -14,6 +15,18 @@ from recording.errors import (
     StorageConfigError,
     StorageError,
     StoreUnavailable,
+)
+from recording.export import (
+    ExportCancelled,
+    ExportConfig,
+    ExportError,
+    ExportJob,
+    ExportQueue,
+    ExportSpec,
+    ExportState,
+    ExportTrack,
+    FloorChange,
+    render_export,
 )
 from recording.manifest import (
     AgendaCase,
@@ -38,6 +51,15 @@ from recording.storage import ObjectInfo, Storage, StorageHooks, StoredObject, o
 
 __all__ = [
     "AgendaCase",
+    "ExportCancelled",
+    "ExportConfig",
+    "ExportError",
+    "ExportJob",
+    "ExportQueue",
+    "ExportSpec",
+    "ExportState",
+    "ExportTrack",
+    "FloorChange",
     "IntegrityError",
     "Manifest",
     "ManifestFile",
@@ -61,6 +83,7 @@ __all__ = [
     "open_storage",
     "parse_manifest",
     "recover_spool",
+    "render_export",
     "store_manifest",
     "store_recording",
     "verify_manifest",
