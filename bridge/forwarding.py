@@ -210,7 +210,8 @@ class Slot(MediaStreamTrack):
         self.clock_rate = 90000 if kind == "video" else 48000
         self._time_base = Fraction(1, self.clock_rate)
         self._capacity = config.slot_queue_frames
-        self._queue: deque[tuple[bytes, int]] = deque()
+        # (frame data, slot RTP timestamp, when it was queued: time.perf_counter())
+        self._queue: deque[tuple[bytes, int, float]] = deque()
         self._wake = asyncio.Event()
         self.source: PublishedTrack | None = None
         self.live = False
@@ -222,6 +223,11 @@ class Slot(MediaStreamTrack):
         self.frames_sent = 0
         self.frames_dropped = 0
         self.switches = 0
+        # A measurement hook (the benchmark's): called with each frame's time in the bridge,
+        # from the arrival of its last packet (it is queued here) to the departure of its
+        # last packet (aiortc's sender asks for the next frame only once it has sent them).
+        self.on_sent: Callable[[float], None] | None = None
+        self._sending: float | None = None
 
     @property
     def name(self) -> str:
@@ -270,7 +276,7 @@ class Slot(MediaStreamTrack):
             self._fall_behind()
             if self._wait_keyframe and not frame.keyframe:
                 return
-        self._queue.append((frame.data, self._map_timestamp(frame)))
+        self._queue.append((frame.data, self._map_timestamp(frame), time.perf_counter()))
         self._wake.set()
 
     def on_track_ended(self, track: TrackInfo) -> None:
@@ -311,12 +317,15 @@ class Slot(MediaStreamTrack):
     # -- MediaStreamTrack, pulled by aiortc's RTCRtpSender -----------------------
 
     async def recv(self) -> av.Packet[Any]:
+        if self._sending is not None and self.on_sent is not None:
+            self.on_sent(time.perf_counter() - self._sending)
+        self._sending = None
         while not self._queue:
             if self.readyState != "live":
                 raise MediaStreamError
             self._wake.clear()
             await self._wake.wait()
-        data, timestamp = self._queue.popleft()
+        data, timestamp, self._sending = self._queue.popleft()
         packet = av.Packet(data)
         packet.pts = timestamp
         packet.time_base = self._time_base

@@ -142,6 +142,13 @@ class SetAgenda:
 
 
 @dataclass(frozen=True, slots=True)
+class SetRecording:
+    active: bool
+    reason: str | None
+    by: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class Tick:
     pass
 
@@ -156,6 +163,7 @@ Command = (
     | ShareScreen
     | Subscribe
     | SetAgenda
+    | SetRecording
     | Tick
 )
 
@@ -287,6 +295,16 @@ class Room:
         """Show the case now being heard to everyone. `web/` decides what `item` holds
         (its code and, unless withheld, the citizen's name); the bridge passes it on."""
         self.post(SetAgenda(item))
+
+    async def set_recording(
+        self, active: bool, reason: str | None = None, by: str | None = None
+    ) -> None:
+        """Turn recording on or off from outside the room: `web/` does when asked through its
+        API, when a session goes live or closes, and when a recorder fails (`reason`, e.g.
+        "disk_full", tells everyone why it stopped). Emits the same "recording" event as
+        the chair's control; nothing happens if the state is already `active`. Raises
+        Conflict when the room is closed."""
+        await self.call(SetRecording(active, reason, by))
 
     async def figures(self) -> dict[str, dict[str, Any]]:
         """RTT, loss, jitter, bitrate and frame rate per participant, as plain dicts."""
@@ -525,6 +543,14 @@ class Room:
         self._broadcast({"type": "recording", "active": self.recording, "by": actor.id})
         self._emit("recording", actor.id, active=self.recording)
 
+    def _set_recording(self, command: SetRecording) -> None:
+        if command.active == self.recording:
+            return
+        self.recording = command.active
+        extra = {} if command.reason is None else {"reason": command.reason}
+        self._broadcast({"type": "recording", "active": self.recording, "by": command.by, **extra})
+        self._emit("recording", command.by, active=self.recording, **extra)
+
     def _agenda(self, actor: Participant, request: Agenda) -> None:
         # web/ knows the agenda; it answers with Room.set_agenda().
         self._emit("agenda", actor.id, action=request.action, item_id=request.item_id)
@@ -661,6 +687,7 @@ _HANDLERS: dict[type, Callable[[Room, Any], Any]] = {
     ShareScreen: Room._share_screen,
     Subscribe: Room._subscribe,
     SetAgenda: Room._set_agenda,
+    SetRecording: Room._set_recording,
     Tick: Room._tick,
 }
 

@@ -27,6 +27,7 @@ class Perm(enum.StrEnum):
     CASES_WRITE = "cases.write"
     SESSIONS_READ = "sessions.read"
     SESSIONS_WRITE = "sessions.write"
+    SESSIONS_RUN = "sessions.run"  # open and close a session, chair it in the room
     AUDIT_READ = "audit.read"
 
 
@@ -43,7 +44,13 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
         Perm.AUDIT_READ,
     },
     Role.LEADER: _EVERYONE
-    | {Perm.CITIZENS_READ, Perm.CASES_READ, Perm.CASES_WRITE, Perm.ACCOUNTS_READ},
+    | {
+        Perm.CITIZENS_READ,
+        Perm.CASES_READ,
+        Perm.CASES_WRITE,
+        Perm.ACCOUNTS_READ,
+        Perm.SESSIONS_RUN,
+    },
     Role.RECEPTION_OFFICER: _EVERYONE
     | {
         Perm.CITIZENS_READ,
@@ -51,6 +58,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
         Perm.CASES_READ,
         Perm.CASES_WRITE,
         Perm.SESSIONS_WRITE,
+        Perm.SESSIONS_RUN,
         Perm.ACCOUNTS_READ,
     },
     Role.FOCAL_STAFF: _EVERYONE,

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import case, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sessions.access import CLEARABLE_ROLES, PROTECTED_KINDS, Principal
@@ -25,7 +25,7 @@ from sessions.models import (
     utcnow,
 )
 from sessions.paging import Page, PageRequest, contains, paginate
-from sessions.text import nfc, search_key
+from sessions.text import nfc, nfc_text, search_key
 from sessions.units import in_scope, scoped_unit
 
 ID_NUMBER_RE = re.compile(r"^[0-9]{9}$|^[0-9]{12}$")  # CMND (9) or CCCD (12 digits)
@@ -61,13 +61,22 @@ async def is_cleared(db: AsyncSession, p: Principal, case_id: int) -> bool:
 class CitizenView:
     citizen: Citizen
     withheld: bool
+    # Party to a protected case: shown only to cleared accounts, and each view is audited.
+    protected: bool = False
 
 
 async def list_citizens(db: AsyncSession, p: Principal, req: PageRequest) -> Page[CitizenView]:
+    # Withheld citizens come last, in id order: sorting them by name would hint at it.
+    is_hidden = Citizen.id.in_(withheld_citizens(p))
     stmt = (
         select(Citizen)
         .where(_unit_scope(Citizen.unit_id, p))
-        .order_by(Citizen.name_key, Citizen.id)
+        .order_by(
+            case((is_hidden, 1), else_=0),
+            case((is_hidden, Citizen.id), else_=0),
+            Citizen.name_key,
+            Citizen.id,
+        )
     )
     if req.q:
         # A search must not match a withheld identity: a hit alone would reveal it.
@@ -77,10 +86,25 @@ async def list_citizens(db: AsyncSession, p: Principal, req: PageRequest) -> Pag
             Citizen.id.not_in(withheld_citizens(p)),
         )
     page = await paginate(db, stmt, req)
-    hidden = await _withheld_among(db, p, [c.id for c in page.items])
+    ids = [c.id for c in page.items]
+    hidden, protected = await _withheld_among(db, p, ids), await _protected_among(db, ids)
     return Page(
-        [CitizenView(c, c.id in hidden) for c in page.items], page.total, page.page, page.per_page
+        [CitizenView(c, c.id in hidden, c.id in protected) for c in page.items],
+        page.total,
+        page.page,
+        page.per_page,
     )
+
+
+async def _protected_among(db: AsyncSession, ids: list[int]) -> set[int]:
+    if not ids:
+        return set()
+    rows = await db.scalars(
+        select(CaseParty.citizen_id)
+        .join(CaseFile, CaseFile.id == CaseParty.case_id)
+        .where(CaseFile.kind.in_(PROTECTED_KINDS), CaseParty.citizen_id.in_(ids))
+    )
+    return set(rows)
 
 
 async def _withheld_among(db: AsyncSession, p: Principal, ids: list[int]) -> set[int]:
@@ -96,7 +120,11 @@ async def get_citizen(db: AsyncSession, p: Principal, citizen_id: int) -> Citize
     )
     if row is None:
         raise NotFound(f"Không tìm thấy công dân #{citizen_id}.")
-    return CitizenView(row, bool(await _withheld_among(db, p, [row.id])))
+    return CitizenView(
+        row,
+        bool(await _withheld_among(db, p, [row.id])),
+        bool(await _protected_among(db, [row.id])),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,10 +251,16 @@ async def get_case(db: AsyncSession, p: Principal, case_id: int) -> CaseView:
         .where(CaseParty.case_id == case.id)
         .order_by(CaseParty.citizen_id)
     )
+    pairs = [(party, citizen) for party, citizen in rows]
+    # A citizen may also be the denouncer of another case: withheld here too, or linking
+    # them to an ordinary case would reveal them.
+    hidden = await _withheld_among(db, p, [c.id for _, c in pairs])
     show = not protected or cleared
     parties = [
-        PartyView(citizen if show else None, citizen.id if show else None, party.role)
-        for party, citizen in rows
+        PartyView(citizen, citizen.id, party.role)
+        if show and citizen.id not in hidden
+        else PartyView(None, None, party.role)
+        for party, citizen in pairs
     ]
     return CaseView(case, protected, cleared, parties)
 
@@ -300,7 +334,7 @@ async def create_case(db: AsyncSession, p: Principal, data: CaseInput) -> CaseFi
         subject_area=data.subject_area,
         title=title,
         title_key=search_key(title),
-        summary=nfc(data.summary or ""),
+        summary=nfc_text(data.summary or ""),
         status=data.status or CaseStatus.RECEIVED,
         handling_unit_id=data.handling_unit_id,
         national_code=(data.national_code or "").strip() or None,
@@ -321,8 +355,18 @@ async def create_case(db: AsyncSession, p: Principal, data: CaseInput) -> CaseFi
 async def update_case(db: AsyncSession, p: Principal, case_id: int, data: CaseInput) -> CaseFile:
     case = await get_case_row(db, p, case_id)
     protected = case.kind in PROTECTED_KINDS
-    if data.parties is not None and protected and not await is_cleared(db, p, case.id):
+    cleared = await is_cleared(db, p, case.id)
+    if data.parties is not None and protected and not cleared:
         raise Forbidden("Bạn không được xem hay sửa danh tính người tố cáo của hồ sơ này.")
+    if data.kind is not None and protected and not cleared and data.kind not in PROTECTED_KINDS:
+        # Reclassifying would lift the protection: only those cleared may judge that.
+        raise Forbidden(
+            "Chỉ người được phép xem danh tính mới đổi được loại của hồ sơ tố cáo.",
+            {"kind": "cần được cấp quyền xem hồ sơ"},
+        )
+    if data.kind in PROTECTED_KINDS and not protected and p.clearable and not cleared:
+        # As on creation: whoever makes it a denunciation is handling it.
+        db.add(CaseClearance(case_id=case.id, account_id=p.account_id, granted_by_id=p.account_id))
     if data.code is not None and data.code != case.code:
         await _check_code(db, data.code, case.id)
         case.code = data.code
@@ -330,7 +374,7 @@ async def update_case(db: AsyncSession, p: Principal, case_id: int, data: CaseIn
         case.title = nfc(data.title)
         case.title_key = search_key(case.title)
     if data.summary is not None:
-        case.summary = nfc(data.summary)
+        case.summary = nfc_text(data.summary)
     for attr in ("kind", "subject_area", "status"):
         value = getattr(data, attr)
         if value is not None:

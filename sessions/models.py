@@ -9,13 +9,14 @@ PostgreSQL.
 from __future__ import annotations
 
 import enum
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     Enum,
     ForeignKey,
@@ -442,6 +443,15 @@ class RecordingRecord(Base):
     started_at: Mapped[datetime] = mapped_column()  # wall clock of the first frame
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Added by migration 0004 (see RecordingManifest below).
+    run_key: Mapped[str | None] = mapped_column(String(300), index=True)  # key prefix of a run
+    track_id: Mapped[str | None] = mapped_column(String(64))
+    participant_id: Mapped[str | None] = mapped_column(String(64))
+    failure_reason: Mapped[str | None] = mapped_column(String(32))  # disk_full, io_error, ...
+    dropped_frames: Mapped[int | None] = mapped_column(Integer)
+    manifest_id: Mapped[int | None] = mapped_column(
+        ForeignKey("recording_manifests.id"), index=True
+    )
 
 
 class AuditRecord(Base):
@@ -460,3 +470,177 @@ class AuditRecord(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
     ip: Mapped[str] = mapped_column(String(64), default="")
     request_id: Mapped[str] = mapped_column(String(64), default="")
+
+
+# Scheduling (issue 5) ----------------------------------------------------------------------
+
+
+class CalendarDayKind(enum.StrEnum):
+    HOLIDAY = "holiday"  # ngày nghỉ lễ, Tết (or a swapped day off)
+    WORKING_DAY = "working_day"  # a make-up working day on a weekend (làm bù)
+
+
+class CalendarDay(Base):
+    """An exception to "Monday to Friday are working days": yearly data an administrator
+    edits, because the Government announces the holidays and swaps each year."""
+
+    __tablename__ = "calendar_days"
+
+    day: Mapped[date] = mapped_column("date", Date, primary_key=True)
+    kind: Mapped[CalendarDayKind] = mapped_column(_enum(CalendarDayKind))
+    name: Mapped[str] = mapped_column(String(200), default="")
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class ReadinessState(enum.StrEnum):
+    PENDING = "pending"
+    PASSED = "passed"
+    FAILED = "failed"
+    # "overdue" is not stored: it is a pending check whose deadline the clock has passed.
+
+
+class Readiness(Base):
+    """Whether an endpoint is connected and tested for a session (the day-prior check)."""
+
+    __tablename__ = "readiness"
+    __table_args__ = (UniqueConstraint("session_id", "endpoint_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("reception_sessions.id", ondelete="CASCADE"), index=True
+    )
+    endpoint_id: Mapped[int] = mapped_column(ForeignKey("endpoints.id"), index=True)
+    state: Mapped[ReadinessState] = mapped_column(
+        _enum(ReadinessState), default=ReadinessState.PENDING
+    )
+    # Scheduled (or the endpoint added, or the session moved) after the deadline had passed:
+    # the check is due at once.
+    scheduled_late: Mapped[bool] = mapped_column(Boolean, default=False)
+    checked_at: Mapped[datetime | None] = mapped_column()
+    checked_by_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    figures: Mapped[dict[str, Any] | None] = mapped_column()
+    failure_reason: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Notification(Base):
+    """An in-app message to one account (reminders, alerts, changes to a session)."""
+
+    __tablename__ = "notifications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(32), default="")
+    session_id: Mapped[int | None] = mapped_column(
+        ForeignKey("reception_sessions.id", ondelete="SET NULL")
+    )
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column()
+
+
+class ReminderKind(enum.StrEnum):
+    FOCAL_REMINDER = "focal_reminder"  # to the focal staff, a lead time before the deadline
+    OVERDUE_ALERT = "overdue_alert"  # to the reception officer, at the deadline
+
+
+class SentReminder(Base):
+    """A reminder already sent: one row per (kind, session, endpoint, deadline), so a restart
+    does not resend and a reschedule (a new deadline) reminds again."""
+
+    __tablename__ = "reminders_sent"
+    __table_args__ = (UniqueConstraint("kind", "session_id", "endpoint_id", "deadline"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[ReminderKind] = mapped_column(_enum(ReminderKind))
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("reception_sessions.id", ondelete="CASCADE"), index=True
+    )
+    endpoint_id: Mapped[int] = mapped_column(ForeignKey("endpoints.id"))
+    deadline: Mapped[datetime] = mapped_column()
+    sent_at: Mapped[datetime] = mapped_column(default=utcnow)
+    recipients: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class DutyPeriod(enum.StrEnum):
+    WEEK = "week"
+    MONTH = "month"
+
+
+class DutyRule(Base):
+    """How often the head of a unit of some level must receive citizens: `times` days per
+    `period`, from `effective_from` until the next rule for the same level and role.
+    Data, because the law changes (DOMAIN.md, "Leaders' reception duties")."""
+
+    __tablename__ = "duty_rules"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    level_code: Mapped[str] = mapped_column(String(32), index=True)  # unit_levels.code
+    role: Mapped[Role] = mapped_column(_enum(Role), default=Role.LEADER)
+    times: Mapped[int] = mapped_column(Integer)
+    period: Mapped[DutyPeriod] = mapped_column(_enum(DutyPeriod))
+    effective_from: Mapped[date] = mapped_column(Date)
+    basis: Mapped[str] = mapped_column(String(300), default="")  # the legal text it follows
+
+
+class SessionEvent(Base):
+    """A timed event of a live session, as the bridge reported it: joins and leaves, floor
+    changes, mutes, removals, recording start/stop, agenda items. Replay uses them to show who
+    had the floor and to jump to each case. Append-only."""
+
+    __tablename__ = "session_events"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("reception_sessions.id"), index=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    participant_id: Mapped[str] = mapped_column(String(64), default="")
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    endpoint_id: Mapped[int | None] = mapped_column(ForeignKey("endpoints.id"))
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+# Recording (issue 4) -----------------------------------------------------------------------
+
+
+class RecordingManifest(Base):
+    """A stored manifest of one recording run (start to stop) of a session. Its hash is kept
+    here too: whoever can rewrite the manifest in the store can recompute its chain."""
+
+    __tablename__ = "recording_manifests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("reception_sessions.id"), index=True)
+    run_key: Mapped[str] = mapped_column(String(300), index=True)
+    storage_key: Mapped[str] = mapped_column(String(500), unique=True)
+    manifest_hash: Mapped[str] = mapped_column(String(64))
+    sha256: Mapped[str] = mapped_column(String(64))  # of the stored bytes
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    file_count: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RecordingAttachment(Base):
+    """A recording attached to a case file: the part of the file in which the case was heard
+    (from its agenda item's start to the next agenda move, the recording's stop or the
+    session's close). Append-only; `agenda_item_id` is kept without a foreign key so that
+    editing an agenda later cannot touch the evidence."""
+
+    __tablename__ = "recording_attachments"
+    __table_args__ = (UniqueConstraint("recording_id", "agenda_item_id", "heard_from"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_files.id"), index=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("reception_sessions.id"), index=True)
+    recording_id: Mapped[int] = mapped_column(ForeignKey("recordings.id"), index=True)
+    agenda_item_id: Mapped[int] = mapped_column(Integer)
+    position: Mapped[int] = mapped_column(Integer)
+    heard_from: Mapped[datetime] = mapped_column()  # wall clock, within the file
+    heard_to: Mapped[datetime] = mapped_column()
+    offset_ms: Mapped[int] = mapped_column(BigInteger)  # where heard_from falls in the file
+    length_ms: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))  # the file's
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

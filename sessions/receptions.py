@@ -10,8 +10,8 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from sessions.access import Principal
-from sessions.errors import Conflict, Invalid, NotFound
+from sessions.access import PROTECTED_KINDS, Principal
+from sessions.errors import Conflict, Forbidden, Invalid, NotFound
 from sessions.models import (
     Account,
     AgendaCitizen,
@@ -27,7 +27,7 @@ from sessions.models import (
     Unit,
 )
 from sessions.paging import Page, PageRequest, contains, paginate
-from sessions.text import nfc, search_key
+from sessions.text import nfc, nfc_text, search_key
 from sessions.units import in_scope, scoped_unit
 
 # The moves a session may make; the scheduling and bridge code ask for them by name.
@@ -184,7 +184,7 @@ async def _check_attendees(
 async def _check_agenda(
     db: AsyncSession, p: Principal, items: tuple[AgendaInput, ...], endpoint_ids: set[int]
 ) -> None:
-    from sessions.cases import get_case_row  # cases import nothing from here
+    from sessions.cases import get_case_row, is_cleared  # cases import nothing from here
 
     for i, item in enumerate(items):
         fld = f"agenda[{i}]"
@@ -202,6 +202,16 @@ async def _check_agenda(
             raise Invalid(
                 "Điểm cầu của mục chương trình không thuộc phiên.",
                 {f"{fld}.endpoint_id": "không thuộc các điểm cầu của phiên"},
+            )
+        if (
+            item.citizen_ids
+            and case.kind in PROTECTED_KINDS
+            and not await is_cleared(db, p, case.id)
+        ):
+            # Which ids pass would tell who the denouncer is.
+            raise Forbidden(
+                "Bạn không được xem danh tính người tố cáo của hồ sơ này.",
+                {f"{fld}.citizen_ids": "cần được cấp quyền xem hồ sơ"},
             )
         parties = set(
             await db.scalars(select(CaseParty.citizen_id).where(CaseParty.case_id == case.id))
@@ -258,7 +268,7 @@ def _apply_children(s: ReceptionSession, data: SessionInput) -> None:
                 position=i + 1,
                 case_id=a.case_id,
                 endpoint_id=a.endpoint_id,
-                notes=nfc(a.notes),
+                notes=nfc_text(a.notes),
                 citizens=[AgendaCitizen(citizen_id=c) for c in dict.fromkeys(a.citizen_ids)],
             )
             for i, a in enumerate(data.agenda)
@@ -300,7 +310,7 @@ async def create_session(db: AsyncSession, p: Principal, data: SessionInput) -> 
         central_endpoint_id=data.central_endpoint_id,
         starts_at=data.starts_at,
         ends_at=data.ends_at,
-        notes=nfc(data.notes or ""),
+        notes=nfc_text(data.notes or ""),
         created_by_id=p.account_id,
         endpoints=[],
         attendees=[],
@@ -350,8 +360,11 @@ async def update_session(
         if value is not None:
             setattr(s, attr, value)
     if data.notes is not None:
-        s.notes = nfc(data.notes)
-    await _validate(db, p, s, data)
+        s.notes = nfc_text(data.notes)
+    if changes_plan:
+        # Only a changed plan is checked again: an endpoint or chair switched off since
+        # must not keep a live session from ending.
+        await _validate(db, p, s, data)
     _apply_children(s, data)
     if data.state is not None:
         s.state = data.state

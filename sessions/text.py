@@ -13,6 +13,15 @@ def nfc(value: str) -> str:
     return " ".join(unicodedata.normalize("NFC", value).split())
 
 
+def nfc_text(value: str) -> str:
+    """Normalize a multi-line text (notes, summaries) to NFC: line breaks are kept (as \\n),
+    trailing spaces of each line and blank lines at either end are dropped."""
+    lines = (
+        unicodedata.normalize("NFC", value).replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    )
+    return "\n".join(line.rstrip() for line in lines).strip("\n")
+
+
 def search_key(value: str) -> str:
     """A key that ignores diacritics and case: "Nguyễn Văn Ánh" -> "nguyen van anh"."""
     decomposed = unicodedata.normalize("NFD", value.translate(_FOLD))

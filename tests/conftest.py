@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -46,17 +47,20 @@ def pg_problem() -> str | None:
     return _PG_STATE["problem"]
 
 
-def _pg_schema(schema: str, create: bool) -> None:
+def _pg_admin(sql: str) -> None:
     import psycopg
 
     from sessions.db import sync_url
 
     url = sync_url(PG_URL).set(drivername="postgresql").render_as_string(hide_password=False)
     with psycopg.connect(url, autocommit=True) as conn:
-        if create:
-            conn.execute(f'CREATE SCHEMA "{schema}"')
-        else:
-            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        conn.execute(sql)
+
+
+def _pg_database_url(name: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
 
 
 def require_postgres() -> None:
@@ -69,24 +73,44 @@ def require_postgres() -> None:
     pytest.skip(message)
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One migrated SQLite file per run; each test gets a copy (migrating takes longer)."""
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_template() -> Iterator[str]:
+    """One migrated PostgreSQL database per run; each test gets its own copy of it
+    (CREATE DATABASE ... TEMPLATE copies files: much faster than migrating again)."""
+    require_postgres()
+    name = f"tiepdan_tpl_{uuid.uuid4().hex[:8]}"
+    _pg_admin(f'CREATE DATABASE "{name}"')
+    try:
+        upgrade(_pg_database_url(name))
+        yield name
+    finally:
+        _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A migrated, empty database: a SQLite file, or a fresh schema on PostgreSQL."""
+    """A migrated, empty database: a SQLite file, or a fresh database on PostgreSQL."""
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'test.db'}"
-        upgrade(url)
-        yield url
+        path = tmp_path / "test.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite:///{path}"
         return
     require_postgres()
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    _pg_schema(schema, create=True)
-    sep = "&" if "?" in PG_URL else "?"
-    url = f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
+    template: str = request.getfixturevalue("pg_template")
+    name = f"tiepdan_t_{uuid.uuid4().hex[:12]}"
+    _pg_admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
     try:
-        upgrade(url)
-        yield url
+        yield _pg_database_url(name)
     finally:
-        _pg_schema(schema, create=False)
+        _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture

@@ -12,7 +12,8 @@ from aiohttp import web
 from sqlalchemy import text
 
 from sessions.db import create_engine, session_factory
-from web import api, pages
+from web import api, live, pages, recordings
+from web.api.schedule import SCHEDULING, scheduling_ctx
 from web.config import Config
 from web.http import ok, public
 from web.keys import CLOCK, CONFIG, DB, ENGINE, METRICS, Clock
@@ -68,6 +69,7 @@ def create_app(config: Config, clock: Clock | None = None) -> web.Application:
     app[CONFIG] = config
     app[METRICS] = Metrics()
     app[CLOCK] = clock or _utcnow
+    app.cleanup_ctx.append(recordings.storage_ctx)  # a bad store fails the start first
     app.cleanup_ctx.append(_database)
     env = aiohttp_jinja2.setup(
         app,
@@ -79,6 +81,10 @@ def create_app(config: Config, clock: Clock | None = None) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     app.router.add_static("/static", HERE / "static", name="static")
+    app[SCHEDULING] = config.scheduling
+    app.cleanup_ctx.append(scheduling_ctx)
     api.setup(app)
+    live.setup(app, config.bridge)
+    recordings.setup(app)  # after live: the service stops before the bridge
     pages.setup(app)
     return app

@@ -65,13 +65,19 @@ def _locked(rows: list[LoginThrottle], now: datetime) -> bool:
     return any(r.locked_until is not None and r.locked_until > now for r in rows)
 
 
+# Many officers of one commune may sit behind one NAT address: an address is locked only
+# after this many times the per-account limit, so one person's typos do not lock them all.
+IP_FACTOR = 5
+
+
 def _fail(rows: list[LoginThrottle], now: datetime, cfg: Config) -> None:
     window = timedelta(minutes=cfg.login_lock_minutes)
     for r in rows:
+        limit = cfg.login_max_failures * (IP_FACTOR if r.key.startswith("ip:") else 1)
         if r.window_started_at is None or now - r.window_started_at > window or not r.failures:
             r.failures, r.window_started_at = 0, now
         r.failures += 1
-        if r.failures >= cfg.login_max_failures:
+        if r.failures >= limit:
             r.locked_until = now + window
 
 
@@ -110,8 +116,9 @@ async def login(request: web.Request, username: str, password: str) -> LoginOutc
                 },
             )
             return LoginOutcome(None, locked=_locked(rows, now))
-        for r in rows:
-            r.failures, r.locked_until = 0, None
+        # Only the account's count: a valid login must not wipe the address's record of
+        # guesses at other accounts.
+        rows[0].failures, rows[0].locked_until = 0, None
         token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         db.add(
             LoginSession(

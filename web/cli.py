@@ -1,4 +1,5 @@
-"""The `tiepdan` command: serve, db upgrade, seed-demo, user add/passwd."""
+"""The `tiepdan` command: serve, db upgrade, seed-demo, user add/passwd, recording verify,
+bench recording."""
 
 from __future__ import annotations
 
@@ -143,6 +144,18 @@ def cmd_user_passwd(config: Config, args: argparse.Namespace) -> int:
     return _run(_with_db(config, work))
 
 
+def cmd_recording_verify(config: Config, args: argparse.Namespace) -> int:
+    from web.recording_checks import verify_command
+
+    return _run(verify_command(config, args.session))
+
+
+def cmd_bench_recording(config: Config, args: argparse.Namespace) -> int:
+    from web.recording_checks import bench_command
+
+    return bench_command(args.json)
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tiepdan", description="Hệ thống tiếp công dân trực tuyến")
     sub = p.add_subparsers(dest="command", required=True)
@@ -172,6 +185,20 @@ def parser() -> argparse.ArgumentParser:
     pw.add_argument("username")
     pw.add_argument("--password-stdin", action="store_true")
     pw.set_defaults(func=cmd_user_passwd)
+    rec = sub.add_parser("recording", help="recordings").add_subparsers(
+        dest="recording_command", required=True
+    )
+    verify = rec.add_parser(
+        "verify", help="re-read a session's recordings from the store against the manifests"
+    )
+    verify.add_argument("session", type=int, help="the reception session's id")
+    verify.set_defaults(func=cmd_recording_verify)
+    bench = sub.add_parser("bench", help="benchmarks").add_subparsers(
+        dest="bench_command", required=True
+    )
+    bench_rec = bench.add_parser("recording", help="recorder CPU/memory, export, S3 upload")
+    bench_rec.add_argument("--json", action="store_true", help="one JSON object on the last line")
+    bench_rec.set_defaults(func=cmd_bench_recording)
     return p
 
 

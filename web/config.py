@@ -5,12 +5,19 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bridge.config import BridgeConfig, IceServer
+from recording.config import MiB, RecordingConfig, setting_name
+from scheduling.config import DeadlineMode, SchedulingConfig
 from sessions.db import DatabaseConfig
+
+# `Config.recording` left at this default is derived from `storage_url` and `var_dir`.
+_DERIVED = RecordingConfig()
 
 
 class ConfigError(ValueError):
@@ -34,6 +41,20 @@ class Config:
     login_lock_minutes: int = 15
     log_level: str = "INFO"
     trust_proxy: bool = False
+    bridge: BridgeConfig = field(default_factory=BridgeConfig)
+    scheduling: SchedulingConfig = field(default_factory=SchedulingConfig)
+    # Storage and recorder settings. Left out, they follow `storage_url` with the spool under
+    # `var_dir`; given, their `storage_url` is the one used (and `storage_url` follows it).
+    recording: RecordingConfig = field(default=_DERIVED)
+    recording_autostart: bool = False  # start recording when a session goes live
+
+    def __post_init__(self) -> None:
+        if self.recording is _DERIVED:
+            spool = self.var_dir / "spool" / "recording"
+            derived = replace(_DERIVED, storage_url=self.storage_url, spool_dir=spool)
+            object.__setattr__(self, "recording", derived)
+        elif self.recording.storage_url != self.storage_url:
+            object.__setattr__(self, "storage_url", self.recording.storage_url)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -80,6 +101,10 @@ class Config:
             login_lock_minutes=_int(env, "TIEPDAN_LOGIN_LOCK_MINUTES", 15, 1, 24 * 60),
             log_level=level,
             trust_proxy=env.get("TIEPDAN_TRUST_PROXY", "0") == "1",
+            bridge=_bridge(env),
+            scheduling=_scheduling(env, tz),
+            recording=_recording(env, storage, var_dir),
+            recording_autostart=_flag(env, "TIEPDAN_RECORDING_AUTOSTART", False),
         )
 
     def with_secret(self) -> Config:
@@ -110,3 +135,75 @@ def _int(env: Mapping[str, str], name: str, default: int, lo: int, hi: int) -> i
     if not lo <= value <= hi:
         raise ConfigError(f"{name} must be between {lo} and {hi}: {value}")
     return value
+
+
+def _bridge(env: Mapping[str, str]) -> BridgeConfig:
+    servers: list[IceServer] = []
+    urls = tuple(u.strip() for u in env.get("TIEPDAN_ICE_SERVERS", "").split(",") if u.strip())
+    for url in urls:
+        if not url.startswith(("stun:", "turn:", "turns:")):
+            raise ConfigError(
+                f"TIEPDAN_ICE_SERVERS: each URL starts with stun:, turn: or turns:: {url!r}"
+            )
+    stun = tuple(u for u in urls if u.startswith("stun:"))
+    turn = tuple(u for u in urls if not u.startswith("stun:"))
+    if stun:
+        servers.append(IceServer(stun))
+    if turn:
+        servers.append(
+            IceServer(turn, env.get("TIEPDAN_TURN_USERNAME"), env.get("TIEPDAN_TURN_PASSWORD"))
+        )
+    grace = _int(env, "TIEPDAN_BRIDGE_GRACE_SECONDS", 30, 1, 3600)
+    return BridgeConfig(ice_servers=tuple(servers), grace_period=float(grace))
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw not in ("0", "1"):
+        raise ConfigError(f"{name} must be 0 or 1: {raw!r}")
+    return raw == "1"
+
+
+def _recording(env: Mapping[str, str], storage_url: str, var_dir: Path) -> RecordingConfig:
+    """The recording package's settings. The URL itself is checked when the store is opened
+    at start (`recording.open_storage`), which names the variable to fix."""
+    spool = env.get(setting_name("spool_dir")) or str(var_dir / "spool" / "recording")
+    try:
+        return RecordingConfig(
+            storage_url=storage_url,
+            s3_endpoint_url=env.get(setting_name("s3_endpoint_url")) or None,
+            s3_region=env.get(setting_name("s3_region")) or "us-east-1",
+            s3_access_key=env.get(setting_name("s3_access_key")) or None,
+            s3_secret_key=env.get(setting_name("s3_secret_key")) or None,
+            s3_path_style=_flag(env, setting_name("s3_path_style"), True),
+            spool_dir=Path(spool),
+            # S3 wants parts of at least 5 MiB (except the last).
+            multipart_chunk_size=_int(
+                env, setting_name("multipart_chunk_size"), 16 * MiB, 5 * MiB, 5 * 1024 * MiB
+            ),
+            object_lock_retention_days=_int(
+                env, setting_name("object_lock_retention_days"), 0, 0, 100 * 366
+            ),
+        )
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _scheduling(env: Mapping[str, str], tz: str) -> SchedulingConfig:
+    raw = env.get("TIEPDAN_READINESS_DEADLINE", "15:00")
+    hh, _, mm = raw.partition(":")
+    if not (hh.isdigit() and mm.isdigit() and int(hh) < 24 and int(mm) < 60):
+        raise ConfigError(f"TIEPDAN_READINESS_DEADLINE must be a time HH:MM: {raw!r}")
+    mode = env.get("TIEPDAN_READINESS_DAY", "calendar")
+    if mode not in ("calendar", "working"):
+        raise ConfigError(f"TIEPDAN_READINESS_DAY must be calendar or working: {mode!r}")
+    lead = _int(env, "TIEPDAN_REMINDER_LEAD_MINUTES", 180, 0, 7 * 24 * 60)
+    return SchedulingConfig(
+        time_zone=tz,
+        deadline_hour=int(hh),
+        deadline_minute=int(mm),
+        deadline_mode=DeadlineMode(mode),
+        reminder_lead=timedelta(minutes=lead),
+    )

@@ -126,10 +126,12 @@ def case(v: CaseView, tz: tzinfo) -> dict[str, Any]:
                 "withheld": False,
                 "citizen_id": p.citizen_id,
                 "role": p.role.value,
-                "full_name": p.citizen.full_name if p.citizen else None,
-                "id_number": p.citizen.id_number if p.citizen else None,
-                "address": p.citizen.address if p.citizen else None,
+                "full_name": p.citizen.full_name,
+                "id_number": p.citizen.id_number,
+                "address": p.citizen.address,
             }
+            if p.citizen is not None
+            else {"withheld": True, "full_name": WITHHELD, "role": p.role.value}
             for p in v.parties
         ]
     return out

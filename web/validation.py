@@ -21,7 +21,9 @@ T = TypeVar("T")
 
 # ISO 8601 with an explicit offset (or Z): a time without a zone is ambiguous.
 _ZONED = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Control characters, and lone surrogates (JSON may escape them; no database can store them).
+MIN_YEAR, MAX_YEAR = 1900, 2999
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
 
 async def read_json(request: web.Request) -> dict[str, Any]:
@@ -40,6 +42,8 @@ async def read_json(request: web.Request) -> dict[str, Any]:
         body = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BadRequest("Dữ liệu JSON không đọc được.", {"body": str(exc)[:200]}) from None
+    except RecursionError:
+        raise BadRequest("Dữ liệu JSON lồng nhau quá sâu.", {"body": "lồng nhau quá sâu"}) from None
     if not isinstance(body, dict):
         raise BadRequest("Dữ liệu JSON phải là một đối tượng.", {"body": "cần một đối tượng {...}"})
     return body
@@ -125,10 +129,15 @@ class Fields:
             self.errors[name] = "phải theo ISO 8601 kèm múi giờ, ví dụ 2026-12-01T08:00:00+07:00"
             return None
         try:
-            return datetime.fromisoformat(value.strip())
+            parsed = datetime.fromisoformat(value.strip())
         except ValueError:
             self.errors[name] = "ngày giờ không tồn tại"
             return None
+        # Far years overflow when moved to UTC, and are typing mistakes anyway.
+        if not MIN_YEAR <= parsed.year <= MAX_YEAR:
+            self.errors[name] = f"năm phải trong khoảng {MIN_YEAR}–{MAX_YEAR}"
+            return None
+        return parsed
 
     def items(
         self, name: str, parse: Callable[[Fields], T], *, max_items: int = 200
@@ -178,7 +187,8 @@ def page_request(request: web.Request) -> PageRequest:
         raw = request.query.get(name)
         if raw is None or raw == "":
             return default
-        if not raw.isdigit() or not 1 <= int(raw) <= hi:
+        # isascii: str.isdigit() also accepts "²", which int() refuses.
+        if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= hi:
             errors[name] = f"phải là số nguyên từ 1 đến {hi}"
             return default
         return int(raw)
@@ -188,6 +198,8 @@ def page_request(request: web.Request) -> PageRequest:
     q = request.query.get("q", "")
     if len(q) > 200:
         errors["q"] = "tối đa 200 ký tự"
+    elif _CONTROL.search(q):
+        errors["q"] = "chứa ký tự điều khiển không hợp lệ"
     if errors:
         raise Invalid("Tham số không hợp lệ.", errors)
     return PageRequest(page=page, per_page=per_page, q=q)
@@ -202,6 +214,24 @@ def query_choice(request: web.Request, name: str, enum_cls: type[E]) -> E | None
     except ValueError:
         allowed = ", ".join(str(m.value) for m in enum_cls)
         raise Invalid("Tham số không hợp lệ.", {name: f"phải là một trong: {allowed}"}) from None
+
+
+def query_id(request: web.Request, name: str) -> int | None:
+    raw = request.query.get(name, "")
+    if not raw:
+        return None
+    if not (raw.isascii() and raw.isdigit()) or not 0 < int(raw) < 2**31:
+        raise Invalid("Tham số không hợp lệ.", {name: "phải là số nguyên dương"})
+    return int(raw)
+
+
+def query_text(request: web.Request, name: str, max_len: int = 200) -> str:
+    raw = request.query.get(name, "")
+    if len(raw) > max_len or _CONTROL.search(raw):
+        raise Invalid(
+            "Tham số không hợp lệ.", {name: f"tối đa {max_len} ký tự, không có ký tự điều khiển"}
+        )
+    return raw
 
 
 def path_id(request: web.Request, name: str = "id") -> int:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from web.api import auth, cases, directory, receptions
+from web.api import auth, cases, directory, receptions, schedule
 
 
 def setup(app: web.Application) -> None:
-    for module in (auth, directory, cases, receptions):
+    for module in (auth, directory, cases, receptions, schedule):
         module.setup(app)

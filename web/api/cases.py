@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from sessions import audit, cases
 from sessions.access import Perm
@@ -28,18 +29,36 @@ CASE_FIELDS = {
 }
 
 
+async def audit_identities(
+    db: AsyncSession, request: web.Request, views: list[cases.CitizenView]
+) -> None:
+    """A denouncer's identity shown to a cleared account: every view is audited."""
+    for v in views:
+        if v.protected and not v.withheld:
+            await audit.record(
+                db,
+                audit_context(request),
+                "identity.view",
+                "citizen",
+                v.citizen.id,
+                v.citizen.unit_id,
+            )
+
+
 @requires(Perm.CITIZENS_READ)
 async def list_citizens(request: web.Request) -> web.StreamResponse:
     tz = request.app[CONFIG].tz
-    async with request.app[DB]() as db:
+    async with transaction(request.app[DB]) as db:
         result = await cases.list_citizens(db, principal(request), page_request(request))
+        await audit_identities(db, request, result.items)
     return ok(serialize.page(result, [serialize.citizen(c, tz) for c in result.items]))
 
 
 @requires(Perm.CITIZENS_READ)
 async def get_citizen(request: web.Request) -> web.StreamResponse:
-    async with request.app[DB]() as db:
+    async with transaction(request.app[DB]) as db:
         view = await cases.get_citizen(db, principal(request), path_id(request))
+        await audit_identities(db, request, [view])
     return ok(serialize.citizen(view, request.app[CONFIG].tz))
 
 

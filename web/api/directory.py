@@ -12,7 +12,15 @@ from web import serialize
 from web.auth import audit_context, end_sessions
 from web.http import ok, principal, requires
 from web.keys import CONFIG, DB
-from web.validation import Fields, page_request, path_id, query_choice, read_json
+from web.validation import (
+    Fields,
+    page_request,
+    path_id,
+    query_choice,
+    query_id,
+    query_text,
+    read_json,
+)
 
 UNIT_FIELDS = {"name", "code", "level_code", "parent_id", "active"}
 ENDPOINT_FIELDS = {"name", "unit_id", "location", "contact_phone", "is_central", "active"}
@@ -84,8 +92,7 @@ async def update_unit(request: web.Request) -> web.StreamResponse:
 @requires(Perm.ENDPOINTS_READ)
 async def list_endpoints(request: web.Request) -> web.StreamResponse:
     tz = request.app[CONFIG].tz
-    raw_unit = request.query.get("unit_id", "")
-    unit_id = int(raw_unit) if raw_unit.isdigit() else None
+    unit_id = query_id(request, "unit_id")
     async with request.app[DB]() as db:
         result = await units.list_endpoints(db, principal(request), page_request(request), unit_id)
     return ok(serialize.page(result, [serialize.endpoint(e, tz) for e in result.items]))
@@ -253,7 +260,7 @@ async def list_audit(request: web.Request) -> web.StreamResponse:
     tz = request.app[CONFIG].tz
     async with request.app[DB]() as db:
         result = await audit.list_records(
-            db, principal(request), page_request(request), request.query.get("action", "")[:64]
+            db, principal(request), page_request(request), query_text(request, "action", 64)
         )
     return ok(serialize.page(result, [serialize.audit(r, tz) for r in result.items]))
 

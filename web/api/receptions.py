@@ -6,15 +6,17 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from scheduling import planning
 from sessions import audit, receptions
 from sessions.access import PROTECTED_KINDS, Perm, Principal
 from sessions.cases import is_cleared
 from sessions.db import transaction
 from sessions.models import CaseFile, ReceptionSession, SessionKind, SessionState
 from web import serialize
+from web.api.schedule import scheduling_config
 from web.auth import audit_context
 from web.http import ok, principal, requires
-from web.keys import CONFIG, DB
+from web.keys import CLOCK, CONFIG, DB
 from web.validation import Fields, page_request, path_id, query_choice, read_json
 
 SESSION_FIELDS = {
@@ -106,6 +108,8 @@ async def create_session(request: web.Request) -> web.StreamResponse:
     p = principal(request)
     async with transaction(request.app[DB]) as db:
         s = await receptions.create_session(db, p, data)
+        now, cfg = request.app[CLOCK](), scheduling_config(request.app)
+        await planning.on_saved(db, s, data, now, cfg, created=True)
         await audit.record(db, audit_context(request), "session.create", "session", s.id, s.unit_id)
         s = await receptions.get_session(db, p, s.id)
         withheld = await _withheld_cases(db, p, s)
@@ -118,6 +122,8 @@ async def update_session(request: web.Request) -> web.StreamResponse:
     p = principal(request)
     async with transaction(request.app[DB]) as db:
         s = await receptions.update_session(db, p, path_id(request), data)
+        now, cfg = request.app[CLOCK](), scheduling_config(request.app)
+        await planning.on_saved(db, s, data, now, cfg, created=False)
         changed = sorted(k for k in SESSION_FIELDS if getattr(data, k) is not None)
         await audit.record(
             db,

@@ -1,7 +1,8 @@
-"""Server-rendered pages (jinja2, autoescaped): the shell, sign-in, home."""
+"""The shell every page shares (navigation per role, filters, error page), sign-in, home."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -12,20 +13,12 @@ import jinja2
 from aiohttp import web
 
 from sessions.access import Perm, Principal
-from sessions.models import Role
 from web import auth
 from web.config import Config
 from web.http import principal, public, redirect, requires
 from web.keys import CONFIG, CSRF, METRICS, PRINCIPAL
-
-ROLE_NAMES = {
-    Role.ADMIN: "Quản trị hệ thống",
-    Role.LEADER: "Lãnh đạo chủ trì",
-    Role.RECEPTION_OFFICER: "Cán bộ tiếp công dân",
-    Role.FOCAL_STAFF: "Cán bộ đầu mối",
-    Role.ARCHIVIST: "Cán bộ lưu trữ",
-    Role.AUDITOR: "Thanh tra, kiểm tra",
-}
+from web.pages.labels import ALL as LABELS
+from web.pages.labels import ROLE_NAMES
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +53,9 @@ async def context(request: web.Request) -> dict[str, Any]:
         "csrf_token": request.get(CSRF, ""),
         "nav": nav_for(p),
         "path": request.path,
+        "query": request.query,
         "role_names": ROLE_NAMES,
+        "labels": LABELS,
     }
 
 
@@ -70,7 +65,12 @@ def setup_filters(env: jinja2.Environment, config: Config) -> None:
     def local(value: datetime | None, fmt: str = "%H:%M %d/%m/%Y") -> str:
         return "" if value is None else value.astimezone(tz).strftime(fmt)
 
+    def compact(value: object) -> str:
+        """A value as one line of JSON, keeping Vietnamese letters; the page escapes it."""
+        return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+
     env.filters["local"] = local
+    env.filters["compact"] = compact
 
 
 def render_error(request: web.Request, status: int, message: str) -> web.StreamResponse:

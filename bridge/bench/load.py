@@ -1,0 +1,278 @@
+"""The load process: synthetic participants that publish replayed VP8 and Opus and count,
+per receive slot, the complete frames that arrive (nothing is decoded here either).
+
+It joins everyone, waits until every slot the topology feeds has shown a frame, asks the
+server to `mark` the start of the measurement window, waits `duration` seconds, marks its
+end, and returns both marks with its own counts of frames sent and received.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from typing import Any
+
+from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc.rtp import RtpPacket
+
+from bridge.bench.media import Clip, Replay
+from bridge.bench.wire import LINE_LIMIT, LOOPBACK, loopback_only, read_message, write_message
+
+CENTRAL = "central"
+CENTRAL_VIDEO_SLOTS = 9  # main + BridgeConfig.central_thumbnail_slots
+AUDIO_SLOTS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    port: int
+    endpoints: int
+    duration: float
+    warmup_limit: float
+    video: Clip
+    audio: Clip
+
+
+@dataclass
+class SlotCount:
+    """Complete frames received on one slot: a video frame counts when every packet from
+    the previous marker to its own marker arrived (sequence numbers run on in a slot)."""
+
+    kind: str
+    source: str | None = None
+    switches: int = 0
+    frames: int = 0
+    _last_seq: int | None = None
+    _broken: bool = False
+
+    def add(self, packet: RtpPacket) -> None:
+        seq = packet.sequence_number
+        if self._last_seq is not None and seq != (self._last_seq + 1) & 0xFFFF:
+            self._broken = True
+        self._last_seq = seq
+        if self.kind == "audio":
+            self.frames += 1
+        elif packet.marker:
+            self.frames += not self._broken
+            self._broken = False
+
+
+@dataclass(eq=False)
+class Participant:
+    principal: str
+    camera: Replay
+    microphone: Replay
+    pc: RTCPeerConnection | None = None
+    slots: dict[str, SlotCount] = field(default_factory=dict)  # by mid
+    # The latest `slots` message by mid: the bridge may send it before its offer.
+    assigned: dict[str, str | None] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    answered: asyncio.Event = field(default_factory=asyncio.Event)
+    _writer: asyncio.StreamWriter | None = None
+    _reader_task: asyncio.Task[None] | None = None
+
+    async def join(self, port: int) -> None:
+        reader, self._writer = await asyncio.open_connection(LOOPBACK, port, limit=LINE_LIMIT)
+        await write_message(self._writer, {"role": "client", "principal": self.principal})
+        await write_message(self._writer, {"type": "join"})
+        self._reader_task = asyncio.create_task(self._read(reader), name=f"load-{self.principal}")
+
+    async def _read(self, reader: asyncio.StreamReader) -> None:
+        while (message := await read_message(reader)) is not None:
+            kind = message.get("type")
+            if kind == "offer":
+                await self._answer(message)
+            elif kind == "slots":
+                self._assign(message["slots"])
+            elif kind == "error":
+                self.errors.append(f"{message.get('code')}: {message.get('message')}")
+
+    async def _answer(self, offer: dict[str, Any]) -> None:
+        # max-bundle: with the default policy an aiortc answerer leaves the extra m-lines
+        # on a transport it then discards (aiortc 1.16), and they receive nothing.
+        pc = self.pc = RTCPeerConnection(RTCConfiguration(bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
+        await pc.setRemoteDescription(RTCSessionDescription(offer["sdp"], "offer"))
+        publish = offer["publish"]
+        sources = {publish.get("camera"): self.camera, publish.get("microphone"): self.microphone}
+        for transceiver in pc.getTransceivers():
+            if transceiver.mid in sources:
+                source = sources[transceiver.mid]
+                transceiver.sender.replaceTrack(source)
+                transceiver.direction = "sendonly"
+                # A PLI from the bridge restarts the clip at its key frame.
+                setattr(transceiver.sender, "_send_keyframe", source.request_keyframe)  # noqa: B010
+            elif transceiver.mid not in publish.values():
+                self._count(transceiver)
+        await pc.setLocalDescription(await pc.createAnswer())
+        assert self._writer is not None
+        await write_message(self._writer, {"type": "answer", "sdp": pc.localDescription.sdp})
+        self.answered.set()
+
+    def _count(self, transceiver: Any) -> None:
+        """Count what arrives in place of aiortc's jitter buffer and decoder."""
+        slot = self.slots[transceiver.mid] = SlotCount(transceiver.kind)
+        slot.source = self.assigned.get(transceiver.mid)
+
+        async def handle(packet: RtpPacket, arrival_time_ms: int) -> None:
+            slot.add(packet)
+
+        transceiver.receiver._handle_rtp_packet = handle
+
+    def _assign(self, slots: list[dict[str, Any]]) -> None:
+        for entry in slots:
+            mid, source = entry["mid"], entry["participant_id"]
+            self.assigned[mid] = source
+            slot = self.slots.get(mid)
+            if slot is not None and slot.source != source:
+                slot.source = source
+                slot.switches += 1
+
+    def expected(self, endpoints: int) -> dict[str, int]:
+        """How many slots of each kind the topology feeds for this participant."""
+        video = min(endpoints, CENTRAL_VIDEO_SLOTS) if self.principal == CENTRAL else 1
+        return {"video": video, "audio": min(endpoints, AUDIO_SLOTS)}
+
+    def ready(self, endpoints: int) -> bool:
+        live = [s for s in self.slots.values() if s.source is not None and s.frames]
+        want = self.expected(endpoints)
+        return all(sum(s.kind == k for s in live) == n for k, n in want.items())
+
+    async def close(self) -> None:
+        if self._reader_task is not None:
+            self._reader_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader_task
+        if self._writer is not None:
+            self._writer.close()
+        if self.pc is not None:
+            await self.pc.close()
+
+
+def snapshot(participants: list[Participant]) -> dict[str, Any]:
+    """Frames sent per publisher, and per slot its source and frames received."""
+    return {
+        "sent": {
+            p.principal: {"video": p.camera.sent, "audio": p.microphone.sent} for p in participants
+        },
+        "slots": {
+            f"{p.principal}/{mid}": (s.kind, s.source, s.switches, s.frames)
+            for p in participants
+            for mid, s in p.slots.items()
+        },
+    }
+
+
+def frames_lost(start: dict[str, Any], end: dict[str, Any]) -> dict[str, dict[str, int]]:
+    """Per kind: frames the publishers sent to slots fed all through the window (expected),
+    frames those slots received, and how many such streams there were."""
+    out = {k: {"expected": 0, "received": 0, "streams": 0} for k in ("audio", "video")}
+    for key, (kind, source, switches, frames) in end["slots"].items():
+        before = start["slots"].get(key)
+        if source is None or before is None or before[1:3] != (source, switches):
+            continue
+        sent = end["sent"][source][kind] - start["sent"][source][kind]
+        if sent <= 0:
+            continue
+        row = out[kind]
+        row["expected"] += sent
+        row["received"] += frames - before[3]
+        row["streams"] += 1
+    return out
+
+
+async def _control(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    reader, writer = await asyncio.open_connection(LOOPBACK, port, limit=LINE_LIMIT)
+    await write_message(writer, {"role": "control"})
+    return reader, writer
+
+
+async def _mark(control: tuple[asyncio.StreamReader, asyncio.StreamWriter], arm: bool) -> Any:
+    await write_message(control[1], {"type": "mark", "arm": arm})
+    reply = await read_message(control[0])
+    if reply is None:
+        raise ConnectionError("the server closed the control connection")
+    return reply
+
+
+async def _warm_up(plan: Plan, participants: list[Participant]) -> list[str]:
+    """Join everyone (a few at a time) and wait until every fed slot has shown a frame.
+    Returns what was still missing at the deadline (empty when all is well)."""
+    deadline = time.monotonic() + plan.warmup_limit
+    gate = asyncio.Semaphore(4)
+
+    async def join(p: Participant) -> None:
+        async with gate:
+            await p.join(plan.port)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(p.answered.wait(), max(0.0, deadline - time.monotonic()))
+
+    await asyncio.gather(*(join(p) for p in participants))
+    while time.monotonic() < deadline:
+        if all(p.ready(plan.endpoints) for p in participants):
+            await asyncio.sleep(1.0)  # let the first key frames' burst pass
+            return []
+        await asyncio.sleep(0.1)
+    missing = [p.principal for p in participants if not p.ready(plan.endpoints)]
+    errors = [f"{p.principal}: {e}" for p in participants for e in p.errors]
+    return [f"not every slot received frames: {', '.join(missing[:8])}", *errors[:5]]
+
+
+def _trouble(
+    participants: list[Participant], before: dict[str, Any], after: dict[str, Any]
+) -> list[str]:
+    """What went wrong in the window: peers not connected at its end, slots switched."""
+    down = [
+        p.principal for p in participants if p.pc is None or p.pc.connectionState != "connected"
+    ]
+    switched = sum(
+        1
+        for key, row in after["slots"].items()
+        if key in before["slots"] and row[2] != before["slots"][key][2]
+    )
+    out = [f"peer connections down at the end: {', '.join(down[:8])}"] if down else []
+    return out + ([f"{switched} slots switched source in the window"] if switched else [])
+
+
+async def run_load(plan: Plan) -> dict[str, Any]:
+    participants = [Participant(CENTRAL, Replay(plan.video), Replay(plan.audio))]
+    participants += [
+        Participant(f"e{i}", Replay(plan.video), Replay(plan.audio))
+        for i in range(1, plan.endpoints + 1)
+    ]
+    control = None
+    try:
+        problems = await _warm_up(plan, participants)
+        control = await _control(plan.port)
+        first = await _mark(control, arm=True)
+        before = snapshot(participants)
+        await asyncio.sleep(plan.duration)  # the measurement window
+        last = await _mark(control, arm=False)
+        after = snapshot(participants)
+        return {
+            "start": first,
+            "end": last,
+            "frames": frames_lost(before, after),
+            "problems": problems + _trouble(participants, before, after),
+        }
+    finally:
+        if control is not None:
+            control[1].close()
+        await asyncio.gather(*(p.close() for p in participants), return_exceptions=True)
+
+
+def generate(plan: Plan, pipe: Connection) -> None:
+    """Process entry point: run the load and send its result (or error) on `pipe`."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us
+    logging.basicConfig(level=logging.WARNING)
+    loopback_only()
+    try:
+        result = asyncio.run(run_load(plan))
+    except Exception as exc:
+        pipe.send({"error": f"{type(exc).__name__}: {exc}"})
+    else:
+        pipe.send(result)

@@ -1,0 +1,59 @@
+"""The scheduling package's settings, with their defaults. Built once by the composition root."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+
+class DeadlineMode(enum.StrEnum):
+    """Which "day before" the readiness deadline falls on."""
+
+    CALENDAR = "calendar"  # the calendar day before the session
+    WORKING = "working"  # the working day before (skips weekends and holidays)
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    """What a readiness check must measure to pass (issue 5: provincial plans' figures)."""
+
+    max_rtt_ms: float = 300.0  # round-trip time strictly under this
+    max_loss_pct: float = 3.0  # packet loss strictly under this
+    min_fps: float = 15.0  # at least this frame rate
+    min_width: int = 640  # at least this resolution
+    min_height: int = 360
+    require_audio: bool = True  # the microphone's level must have been seen
+
+
+@dataclass(frozen=True, slots=True)
+class SchedulingConfig:
+    time_zone: str = "Asia/Ho_Chi_Minh"
+    # Endpoints are connected and tested before 15:00 of the day before (DOMAIN.md).
+    deadline_hour: int = 15
+    deadline_minute: int = 0
+    deadline_mode: DeadlineMode = DeadlineMode.CALENDAR
+    # Focal staff of endpoints not yet passed are reminded this long before the deadline.
+    reminder_lead: timedelta = timedelta(hours=3)
+    # A check counts for every session of the endpoint starting within this window.
+    check_window: timedelta = timedelta(days=14)
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    # How often the reminder service looks at the clock.
+    tick_seconds: float = 60.0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.deadline_hour <= 23 or not 0 <= self.deadline_minute <= 59:
+            raise ValueError(
+                f"readiness deadline must be a time of day: "
+                f"{self.deadline_hour:02d}:{self.deadline_minute:02d}"
+            )
+        if self.reminder_lead < timedelta(0) or self.check_window <= timedelta(0):
+            raise ValueError("reminder lead must be >= 0 and check window > 0")
+        if self.tick_seconds <= 0:
+            raise ValueError(f"tick_seconds must be positive: {self.tick_seconds}")
+        ZoneInfo(self.time_zone)  # raises for an unknown zone
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.time_zone)

@@ -1,0 +1,74 @@
+"""The app served on a real loopback port, for a browser to drive.
+
+The server runs in its own thread with its own event loop, so that the tests can use
+Playwright's synchronous API (which refuses to run inside a running loop)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from pathlib import Path
+
+from aiohttp import web
+
+from sessions.db import DatabaseConfig, create_engine, session_factory, transaction, upgrade
+from sessions.seed import seed_demo
+from tests.support import DEMO_PASSWORD
+from web.app import create_app
+from web.config import Config
+
+START_TIMEOUT = 30.0
+
+
+def live_config(root: Path) -> Config:
+    url = f"sqlite:///{root / 'e2e.db'}"
+    return Config(
+        var_dir=root / "var",
+        database=DatabaseConfig(url=url),
+        storage_url=f"file://{root / 'recordings'}",
+        secret_key="e2e-secret-" + "k" * 40,
+    )
+
+
+async def _seed(config: Config) -> None:
+    engine = create_engine(config.database)
+    try:
+        async with transaction(session_factory(engine)) as db:
+            await seed_demo(db, DEMO_PASSWORD)
+    finally:
+        await engine.dispose()
+
+
+class LiveServer:
+    """`start()` migrates, seeds the demo province and serves; `stop()` undoes it."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="live-app", daemon=True)
+        self.runner: web.AppRunner | None = None
+        self.base_url = ""
+
+    def start(self) -> str:
+        upgrade(self.config.database.url)
+        self.thread.start()
+        future = asyncio.run_coroutine_threadsafe(self._start(), self.loop)
+        self.base_url = future.result(timeout=START_TIMEOUT)
+        return self.base_url
+
+    async def _start(self) -> str:
+        await _seed(self.config)
+        self.runner = web.AppRunner(create_app(self.config), access_log=None)
+        await self.runner.setup()
+        await web.TCPSite(self.runner, "127.0.0.1", 0).start()
+        host, port = self.runner.addresses[0][:2]
+        return f"http://{host}:{port}"
+
+    def stop(self) -> None:
+        if self.runner is not None:
+            asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(
+                timeout=START_TIMEOUT
+            )
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=START_TIMEOUT)
+        self.loop.close()

@@ -1,0 +1,89 @@
+"""Case files and citizens: /cases, /cases/{id}, /citizens.
+
+A denouncer's identity is withheld from accounts not cleared for the case; a cleared view is
+audited by `web.api.cases.view_case`, the same path the API takes."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from sessions import cases
+from sessions.access import WITHHELD, Perm
+from sessions.db import transaction
+from sessions.models import CaseKind, CaseStatus
+from web.api.cases import audit_identities, view_case
+from web.http import principal, requires
+from web.keys import DB
+from web.pages import lookup
+from web.pages.forms import pager, render
+from web.pages.labels import CASE_KINDS, CASE_STATUSES
+from web.recordings import case_attachment_views
+from web.validation import page_request, path_id, query_choice
+
+
+@requires(Perm.CASES_READ)
+async def case_list(request: web.Request) -> web.StreamResponse:
+    req = page_request(request)
+    kind = query_choice(request, "kind", CaseKind)
+    status = query_choice(request, "status", CaseStatus)
+    async with request.app[DB]() as db:
+        page = await cases.list_cases(db, principal(request), req, kind, status)
+        unit_names = await lookup.unit_names(db, (c.handling_unit_id for c in page.items))
+    return render(
+        "cases/list.html",
+        request,
+        {
+            "items": page.items,
+            "pager": pager(request, page),
+            "q": req.q,
+            "kind": kind,
+            "status": status,
+            "kinds": CASE_KINDS,
+            "statuses": CASE_STATUSES,
+            "units": unit_names,
+        },
+    )
+
+
+@requires(Perm.CASES_READ)
+async def case_detail(request: web.Request) -> web.StreamResponse:
+    view = await view_case(request, path_id(request))
+    async with request.app[DB]() as db:
+        unit = await lookup.unit_names(db, [view.case.handling_unit_id])
+        recs = await case_attachment_views(db, principal(request), view.case.id, request)
+    return render(
+        "cases/detail.html",
+        request,
+        {
+            "view": view,
+            "c": view.case,
+            "unit": unit.get(view.case.handling_unit_id, ""),
+            "recordings": recs,
+        },
+    )
+
+
+@requires(Perm.CITIZENS_READ)
+async def citizen_list(request: web.Request) -> web.StreamResponse:
+    req = page_request(request)
+    async with transaction(request.app[DB]) as db:
+        page = await cases.list_citizens(db, principal(request), req)
+        await audit_identities(db, request, page.items)
+        unit_names = await lookup.unit_names(db, (v.citizen.unit_id for v in page.items))
+    return render(
+        "citizens/list.html",
+        request,
+        {
+            "items": page.items,
+            "pager": pager(request, page),
+            "q": req.q,
+            "units": unit_names,
+            "withheld_text": WITHHELD,
+        },
+    )
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/cases", case_list)
+    app.router.add_get("/cases/{id:\\d+}", case_detail)
+    app.router.add_get("/citizens", citizen_list)

@@ -1,0 +1,105 @@
+"""Reception sessions: /sessions and /sessions/{id}."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sessions import receptions
+from sessions.access import PROTECTED_KINDS, Perm, Principal
+from sessions.cases import is_cleared
+from sessions.models import AgendaItem, Attendee, CaseFile, ReceptionSession, SessionState
+from web.http import principal, requires
+from web.keys import DB
+from web.pages import lookup
+from web.pages.forms import pager, render
+from web.pages.labels import SESSION_STATES
+from web.validation import page_request, path_id, query_choice
+
+
+@requires(Perm.SESSIONS_READ)
+async def session_list(request: web.Request) -> web.StreamResponse:
+    req = page_request(request)
+    state = query_choice(request, "state", SessionState)
+    async with request.app[DB]() as db:
+        page = await receptions.list_sessions(db, principal(request), req, state)
+        chairs = await lookup.account_names(db, (s.chair_id for s in page.items))
+    return render(
+        "sessions/list.html",
+        request,
+        {
+            "items": page.items,
+            "pager": pager(request, page),
+            "q": req.q,
+            "state": state,
+            "states": SESSION_STATES,
+            "chairs": chairs,
+        },
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class AgendaRow:
+    item: AgendaItem
+    case: CaseFile | None
+    endpoint: str
+    withheld: bool
+    citizens: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class AttendeeRow:
+    name: str
+    organization: str
+    capacity: str
+
+
+async def _agenda(db: AsyncSession, p: Principal, s: ReceptionSession) -> list[AgendaRow]:
+    cases = await lookup.cases_by_id(db, (i.case_id for i in s.agenda))
+    endpoints = await lookup.endpoint_names(db, (i.endpoint_id for i in s.agenda))
+    names = await lookup.citizen_names(db, (c.citizen_id for i in s.agenda for c in i.citizens))
+    rows = []
+    for item in s.agenda:
+        case = cases.get(item.case_id)
+        hidden = case is not None and case.kind in PROTECTED_KINDS
+        hidden = hidden and not await is_cleared(db, p, item.case_id)
+        heard = [] if hidden else [names.get(c.citizen_id, "") for c in item.citizens]
+        rows.append(AgendaRow(item, case, endpoints.get(item.endpoint_id, ""), hidden, heard))
+    return rows
+
+
+async def _attendees(db: AsyncSession, items: list[Attendee]) -> list[AttendeeRow]:
+    names = await lookup.account_names(db, (a.account_id for a in items))
+    return [
+        AttendeeRow(
+            names.get(a.account_id, "") if a.account_id else a.guest_name,
+            a.guest_organization,
+            a.capacity,
+        )
+        for a in items
+    ]
+
+
+@requires(Perm.SESSIONS_READ)
+async def session_detail(request: web.Request) -> web.StreamResponse:
+    p = principal(request)
+    async with request.app[DB]() as db:
+        s = await receptions.get_session(db, p, path_id(request))
+        endpoint_ids = [s.central_endpoint_id, *(e.endpoint_id for e in s.endpoints)]
+        data = {
+            "s": s,
+            "chair": (await lookup.account_names(db, [s.chair_id])).get(s.chair_id, ""),
+            "unit": (await lookup.unit_names(db, [s.unit_id])).get(s.unit_id, ""),
+            "endpoints": await lookup.endpoint_names(db, endpoint_ids),
+            "attendees": await _attendees(db, s.attendees),
+            "agenda": await _agenda(db, p, s),
+            "can_read_cases": p.can(Perm.CASES_READ),
+        }
+    return render("sessions/detail.html", request, data)
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/sessions", session_list)
+    app.router.add_get("/sessions/{id:\\d+}", session_detail)

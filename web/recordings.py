@@ -1,0 +1,762 @@
+"""Recording wired into the app: the recorder of each live session, storage, the API.
+
+The bridge reports a "recording" event (the chair's control, our API, a failed recorder) to
+the `EventWriter`, which stores it and tells the `RecordingService` here. The service has two
+owned tasks: the control loop starts and stops a `SessionRecorder` per session (one owner, in
+order), and the store worker uploads the finished files, keeps their records, writes the run's
+manifest and attaches the files to the cases heard — off the signaling path, one job at a
+time. At start, partial files a crash left behind are repaired before anything records, and
+stored by the worker's first job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any
+
+import av.error
+from aiohttp import web
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bridge.errors import BridgeError
+from bridge.room import Room
+from bridge.service import Bridge
+from recording import (
+    AgendaCase,
+    ManifestFile,
+    RecordedFile,
+    RecordingConfig,
+    RecordingError,
+    RecordingFailure,
+    SessionRecorder,
+    Storage,
+    build_manifest,
+    recover_spool,
+    store_manifest,
+    store_recording,
+)
+from recording.manifest import iso_utc
+from recording.recovery import RecoveryReport, repair_partial
+from sessions import audit, cases, receptions
+from sessions import recordings as recs
+from sessions.access import Perm, Principal
+from sessions.accounts import principal_for
+from sessions.audit import AuditContext
+from sessions.db import transaction
+from sessions.errors import Conflict, Forbidden
+from sessions.models import (
+    Account,
+    CaseFile,
+    ReceptionSession,
+    RecordingRecord,
+    RecordingState,
+    Role,
+    SessionState,
+)
+from sessions.recordings import STORED_STATES, Heard, TrackFile
+from web.auth import audit_context
+from web.http import ok, principal, requires
+from web.keys import CONFIG, DB
+from web.live import LIVE, participant_id, room_id
+from web.recording_checks import open_checked_storage, verify_session
+from web.validation import Fields, path_id, read_json
+
+log = logging.getLogger("tiepdan.recording")
+_RUN_KEY = re.compile(r"^(sessions/(\d+)/[^/]+)/[^/]+$")
+FAILURES = frozenset({"disk_full", "io_error"})
+_ACTION = {
+    RecordingState.STORED: "recording.stored",
+    RecordingState.REPAIRED: "recording.repaired",
+    RecordingState.FAILED: "recording.failed",
+}
+_MEDIA_TYPES = {".webm": "video/webm", ".mkv": "video/x-matroska"}
+SOURCE_LABELS = {
+    "microphone": "Âm thanh (micrô)",
+    "camera": "Hình (camera)",
+    "screen": "Màn hình chia sẻ",
+}
+
+
+def run_of(key: str) -> tuple[int, str] | None:
+    """(session id, run key) of a track file's storage key `sessions/{id}/{stamp}/{name}`."""
+    match = _RUN_KEY.match(key)
+    return None if match is None else (int(match.group(2)), match.group(1))
+
+
+def track_file(
+    rec: RecordedFile, run_key: str, state: RecordingState, reason: str | None
+) -> TrackFile:
+    t = rec.track
+    return TrackFile(
+        storage_key=rec.key,
+        run_key=run_key,
+        track_id=t.track_id,
+        participant_id=t.participant_id,
+        endpoint_id=t.endpoint_id,
+        kind=t.kind,
+        source=t.source,
+        codec=t.codec,
+        size=rec.size,
+        sha256=rec.sha256,
+        duration_ms=round(rec.duration_s * 1000),
+        started_at=datetime.fromtimestamp(rec.started_at, UTC),
+        state=state,
+        dropped=rec.dropped,
+        failure_reason=reason,
+    )
+
+
+def manifest_entry(row: RecordingRecord) -> ManifestFile:
+    assert row.sha256 is not None and row.size_bytes is not None
+    return ManifestFile(
+        key=row.storage_key,
+        sha256=row.sha256,
+        size=row.size_bytes,
+        duration_ms=row.duration_ms or 0,
+        codec=row.codec,
+        track_id=row.track_id or "",
+        kind=row.track_kind,
+        source=row.track_source,
+        participant_id=row.participant_id or "",
+        endpoint_id=row.endpoint_id,
+        started_at=iso_utc(row.started_at.timestamp()),
+    )
+
+
+def agenda_case(case: CaseFile, heard: Heard | None) -> AgendaCase:
+    start = None if heard is None else heard.start.timestamp()
+    end = None if heard is None or heard.end is None else heard.end.timestamp()
+    return AgendaCase(str(case.id), f"{case.code} · {case.title}", start, end)
+
+
+# -- the service ------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    """One session being recorded, from start to stop."""
+
+    session_id: int
+    run_key: str
+    recorder: SessionRecorder
+    room: Room
+
+
+@dataclass(frozen=True, slots=True)
+class Start:
+    session_id: int
+    account_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Stop:
+    session_id: int
+    reason: str | None
+    account_id: int | None
+    tell_room: bool = False  # also turn the room's flag off (and so tell every participant)
+
+
+@dataclass(frozen=True, slots=True)
+class AutoStart:
+    session_id: int
+    account_id: int
+
+
+Command = Start | Stop | AutoStart
+
+
+@dataclass(frozen=True, slots=True)
+class StoreRun:
+    session_id: int
+    run_key: str
+    files: list[RecordedFile]
+
+
+@dataclass(frozen=True, slots=True)
+class Recover:
+    report: RecoveryReport = field(default_factory=RecoveryReport)
+
+
+Job = StoreRun | Recover
+
+
+class RecordingService:
+    """Records live sessions and stores what was recorded; implements `RecordingControl`."""
+
+    def __init__(
+        self,
+        config: RecordingConfig,
+        storage: Storage,
+        db: async_sessionmaker[AsyncSession],
+        bridge: Bridge,
+        *,
+        autostart: bool = False,
+        shutdown_grace_s: float = 60.0,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        self.config = config
+        self.storage = storage
+        self.autostart = autostart
+        self.shutdown_grace_s = shutdown_grace_s
+        self.log = logger or log
+        self._db = db
+        self._bridge = bridge
+        self._runs: dict[int, Run] = {}
+        self._commands: asyncio.Queue[tuple[Command, asyncio.Future[None] | None]] = asyncio.Queue()
+        self._jobs: asyncio.Queue[Job] = asyncio.Queue()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # -- lifecycle --------------------------------------------------------------------
+
+    def start(self, recovered: RecoveryReport) -> None:
+        self._jobs.put_nowait(Recover(recovered))
+        self._tasks = [
+            asyncio.create_task(self._run_commands(), name="recording-control"),
+            asyncio.create_task(self._run_jobs(), name="recording-store"),
+        ]
+
+    async def stop(self) -> None:
+        """Stop every recording, give the uploads a grace period, then cancel: a store not
+        finished resumes at the next start (journaled upload, spool file kept)."""
+        for session_id in list(self._runs):
+            await self._call(Stop(session_id, "shutdown", None, tell_room=True))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._jobs.join(), self.shutdown_grace_s)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+
+    async def settled(self) -> None:
+        """Wait until every command is applied and every store job done (tests, CLI)."""
+        await self._commands.join()
+        await self._jobs.join()
+
+    def active(self, session_id: int) -> bool:
+        return session_id in self._runs
+
+    # -- RecordingControl (web/live.py) -------------------------------------------------
+
+    def recording_changed(
+        self, session_id: int, active: bool, account_id: int | None, reason: str | None
+    ) -> None:
+        self._post(
+            Start(session_id, account_id) if active else Stop(session_id, reason, account_id)
+        )
+
+    def session_opened(self, session_id: int, account_id: int) -> None:
+        if self.autostart:
+            self._post(AutoStart(session_id, account_id))
+
+    async def session_closing(self, session_id: int) -> None:
+        await self._call(Stop(session_id, "session_closed", None, tell_room=True))
+
+    def _post(self, command: Command) -> None:
+        self._commands.put_nowait((command, None))
+
+    async def _call(self, command: Command) -> None:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._commands.put_nowait((command, future))
+        await future
+
+    # -- the control loop -----------------------------------------------------------------
+
+    async def _run_commands(self) -> None:
+        while True:
+            command, future = await self._commands.get()
+            try:
+                await _COMMANDS[type(command)](self, command)
+            except Exception:
+                self.log.exception("recording command %r failed", command)
+            finally:
+                if future is not None and not future.done():
+                    future.set_result(None)
+                self._commands.task_done()
+
+    async def _start(self, command: Start) -> None:
+        sid = command.session_id
+        room = self._bridge.room(room_id(sid))
+        if sid in self._runs or room is None or not room.recording:
+            return  # already on, or switched off again before we got here
+        run_key = f"sessions/{sid}/{datetime.now(UTC).strftime('%Y%m%dT%H%M%S%fZ')}"
+        recorder = SessionRecorder(
+            self.config,
+            key_prefix=run_key,
+            logger=self.log,
+            on_failure=partial(self._on_failure, sid),
+        )
+        self._runs[sid] = Run(sid, run_key, recorder, room)
+        room.add_frame_subscriber(recorder)
+        room.request_keyframes()
+        await self._audit(
+            sid, command.account_id, "recording.start", "session", sid, run_key=run_key
+        )
+
+    async def _stop(self, command: Stop) -> None:
+        sid = command.session_id
+        run = self._runs.pop(sid, None)
+        room = run.room if run is not None else self._bridge.room(room_id(sid))
+        if command.tell_room and room is not None:
+            with contextlib.suppress(BridgeError):  # the room closed meanwhile
+                await room.set_recording(False, command.reason)
+        if run is None:
+            return
+        run.room.remove_frame_subscriber(run.recorder)
+        files = await run.recorder.stop()  # finalizes the files; the uploads come later
+        await self._audit(
+            sid,
+            command.account_id,
+            "recording.stop",
+            "session",
+            sid,
+            run_key=run.run_key,
+            reason=command.reason,
+            files=len(files),
+        )
+        self._jobs.put_nowait(StoreRun(sid, run.run_key, files))
+
+    async def _autostart(self, command: AutoStart) -> None:
+        room = self._bridge.open_room(room_id(command.session_id))
+        await room.set_recording(True, None, participant_id(command.account_id))
+
+    def _on_failure(self, session_id: int, failure: RecordingFailure) -> None:
+        """A track could not be written (disk full): stop the session's recording cleanly
+        and tell the room why; what was written is kept."""
+        self.log.error(
+            "session %d: recording stopped: %s (%s)", session_id, failure.reason, failure.error
+        )
+        self._post(Stop(session_id, failure.reason, None, tell_room=True))
+
+    # -- the store worker -----------------------------------------------------------------
+
+    async def _run_jobs(self) -> None:
+        while True:
+            job = await self._jobs.get()
+            try:
+                if isinstance(job, StoreRun):
+                    await self._store_run(job)
+                else:
+                    await self._recover(job)
+            except Exception:
+                self.log.exception("recording job %r failed", job)
+            finally:
+                self._jobs.task_done()
+
+    async def _store_run(self, job: StoreRun) -> None:
+        saved = [await self._store_one(rec, job.run_key) for rec in job.files]
+        await self._persist(job.session_id, saved)
+        await self._write_manifest(job.session_id, job.run_key)
+
+    async def _store_one(self, rec: RecordedFile, run_key: str) -> TrackFile:
+        reason = rec.status if rec.status in FAILURES else None
+        if not rec.finalized:  # cut by a write error: remux what reached the disk
+            try:
+                rec = await asyncio.to_thread(repair_partial, rec.path)
+            except (OSError, ValueError, RecordingError, av.error.FFmpegError) as exc:
+                self.log.error("%s kept in the spool, not repaired: %s", rec.path, exc)
+                return track_file(rec, run_key, RecordingState.FAILED, reason)
+        try:
+            await store_recording(self.storage, rec)
+        except (OSError, RecordingError) as exc:
+            self.log.error("%s not stored (kept in the spool): %s", rec.key, exc)
+            return track_file(rec, run_key, RecordingState.FAILED, reason or "not_stored")
+        state = RecordingState.REPAIRED if rec.status == "recovered" else RecordingState.STORED
+        return track_file(rec, run_key, state, reason)
+
+    async def _persist(self, session_id: int, files: Iterable[TrackFile]) -> None:
+        async with transaction(self._db) as db:
+            if await db.get(ReceptionSession, session_id) is None:
+                self.log.error("session %d is not in the database; records not kept", session_id)
+                return
+            for f in files:
+                row = await recs.save_file(db, session_id, f)
+                await self._audit_in(
+                    db,
+                    session_id,
+                    None,
+                    _ACTION.get(row.state, "recording.changed"),
+                    "recording",
+                    row.id,
+                    key=row.storage_key,
+                    sha256=row.sha256,
+                    size=row.size_bytes,
+                    duration_ms=row.duration_ms,
+                    reason=row.failure_reason,
+                )
+
+    async def _write_manifest(self, session_id: int, run_key: str) -> None:
+        """List the run's stored files (those no manifest lists yet) in a new manifest, keep
+        its hash, and attach the files to the cases heard while they were recorded."""
+        async with self._db() as db:
+            rows = await recs.unlisted(db, run_key)
+            agenda = await recs.agenda_cases(db, session_id)
+        if not rows:
+            return
+        manifest = build_manifest(
+            f"session-{session_id}",
+            [manifest_entry(r) for r in rows],
+            [agenda_case(c, h) for c, h in agenda],
+        )
+        key = f"{run_key}/manifest-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S%fZ')}.json"
+        stored = await store_manifest(self.storage, manifest, key)
+        async with transaction(self._db) as db:
+            rows = list(
+                await db.scalars(
+                    select(RecordingRecord).where(RecordingRecord.id.in_([r.id for r in rows]))
+                )
+            )
+            row = await recs.add_manifest(
+                db,
+                session_id,
+                run_key,
+                key,
+                manifest.manifest_hash,
+                stored.sha256,
+                stored.size,
+                rows,
+            )
+            attached = await recs.attach_to_cases(db, session_id, rows)
+            await self._audit_in(
+                db,
+                session_id,
+                None,
+                "recording.manifest",
+                "recording_manifest",
+                row.id,
+                key=key,
+                manifest_hash=row.manifest_hash,
+                files=len(rows),
+                attached_cases=sorted({a.case_id for a in attached}),
+            )
+
+    async def _recover(self, job: Recover) -> None:
+        """Store what the spool scan at start repaired or found finished, keep its records,
+        resume other journaled uploads, and write the manifests a crash left unwritten."""
+        runs: dict[tuple[int, str], list[TrackFile]] = {}
+        for rec in [*job.report.recovered, *job.report.pending]:
+            where = run_of(rec.key)
+            if where is None:
+                self.log.warning("spool file %s is not a session's recording: left", rec.path)
+                continue
+            runs.setdefault(where, []).append(await self._store_one(rec, where[1]))
+        handled = frozenset(rec.key for rec in [*job.report.recovered, *job.report.pending])
+        others = await self.storage.resume_pending(skip=handled)
+        for failed, why in others.failed.items():
+            self.log.error("pending upload %s not finished: %s", failed, why)
+        for (session_id, _), files in runs.items():
+            await self._persist(session_id, files)
+        async with self._db() as db:
+            unlisted = await recs.unlisted_runs(db)
+        for session_id, run_key in unlisted:
+            await self._write_manifest(session_id, run_key)
+
+    # -- audit -----------------------------------------------------------------------------
+
+    async def _audit(
+        self,
+        session_id: int,
+        account_id: int | None,
+        action: str,
+        object_type: str,
+        object_id: object,
+        **detail: Any,
+    ) -> None:
+        async with transaction(self._db) as db:
+            await self._audit_in(
+                db, session_id, account_id, action, object_type, object_id, **detail
+            )
+
+    async def _audit_in(
+        self,
+        db: AsyncSession,
+        session_id: int,
+        account_id: int | None,
+        action: str,
+        object_type: str,
+        object_id: object,
+        **detail: Any,
+    ) -> None:
+        session = await db.get(ReceptionSession, session_id)
+        account = await db.get(Account, account_id) if account_id is not None else None
+        who = await principal_for(db, account) if account is not None else None
+        await audit.record(
+            db,
+            AuditContext(who),
+            action,
+            object_type,
+            object_id,
+            session.unit_id if session is not None else None,
+            {"session_id": session_id, **detail},
+            actor_username=None if who is not None else "system",
+        )
+
+
+_COMMANDS: dict[type, Callable[[RecordingService, Any], Awaitable[None]]] = {
+    Start: RecordingService._start,
+    Stop: RecordingService._stop,
+    AutoStart: RecordingService._autostart,
+}
+
+
+# -- start-up -----------------------------------------------------------------------------
+
+RECORDINGS = web.AppKey("recordings", RecordingService)
+
+
+STORAGE = web.AppKey("storage", Storage)
+
+
+async def storage_ctx(app: web.Application) -> AsyncIterator[None]:
+    """First of all: a malformed or unreachable store stops the start, naming the variable,
+    before anything else is opened."""
+    app[STORAGE] = await open_checked_storage(app[CONFIG].recording)
+    yield
+
+
+async def recording_ctx(app: web.Application) -> AsyncIterator[None]:
+    config = app[CONFIG]
+    # Repair what a crash left before anything records (a live file must never be "repaired");
+    # storing it is the store worker's first job.
+    report = await recover_spool(config.recording, None, logger=log)
+    service = RecordingService(
+        config.recording,
+        app[STORAGE],
+        app[DB],
+        app[LIVE].bridge,
+        autostart=config.recording_autostart,
+    )
+    app[RECORDINGS] = service
+    app[LIVE].events.recording = service
+    service.start(report)
+    yield
+    app[LIVE].events.recording = None
+    await service.stop()
+
+
+# -- the API ------------------------------------------------------------------------------
+
+
+def _may_run(p: Principal, s: ReceptionSession) -> bool:
+    return s.chair_id == p.account_id or Role.RECEPTION_OFFICER in p.roles
+
+
+@requires(Perm.SESSIONS_RUN)
+async def set_recording(request: web.Request) -> web.StreamResponse:
+    """Start or stop recording a live session: its chair or a reception officer."""
+    p = principal(request)
+    session_id = path_id(request)
+    fields = Fields(await read_json(request), {"active"})
+    active = fields.boolean("active", required=True)
+    fields.done()
+    async with request.app[DB]() as db:
+        s = await receptions.get_session(db, p, session_id)
+    if not _may_run(p, s):
+        raise Forbidden("Chỉ người chủ trì hoặc cán bộ tiếp công dân bật, tắt ghi hình.")
+    if s.state is not SessionState.LIVE:
+        raise Conflict(
+            "Phiên tiếp công dân chưa bắt đầu hoặc đã kết thúc: không thể ghi hình.",
+            {"state": s.state.value},
+        )
+    room = request.app[LIVE].bridge.open_room(room_id(session_id))
+    try:
+        await room.set_recording(bool(active), None, participant_id(p.account_id))
+    except BridgeError:
+        raise Conflict("Phòng họp trực tuyến của phiên đã đóng.", {"state": "closed"}) from None
+    return ok({"session_id": session_id, "active": room.recording})
+
+
+def _time(value: datetime | None, request: web.Request) -> str | None:
+    return None if value is None else value.astimezone(request.app[CONFIG].tz).isoformat()
+
+
+def _span_label(start: datetime, end: datetime, request: web.Request) -> str:
+    tz = request.app[CONFIG].tz
+    a, b = start.astimezone(tz), end.astimezone(tz)
+    return f"{a:%H:%M:%S}–{b:%H:%M:%S} ngày {a:%d/%m/%Y}"
+
+
+def _record(r: RecordingRecord, request: web.Request) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "session_id": r.session_id,
+        "storage_key": r.storage_key,
+        "state": r.state.value,
+        "failure_reason": r.failure_reason,
+        "track_kind": r.track_kind,
+        "track_source": r.track_source,
+        "track_id": r.track_id,
+        "participant_id": r.participant_id,
+        "endpoint_id": r.endpoint_id,
+        "codec": r.codec,
+        "size_bytes": r.size_bytes,
+        "sha256": r.sha256,
+        "duration_ms": r.duration_ms,
+        "started_at": _time(r.started_at, request),
+        "manifest_id": r.manifest_id,
+        "download_url": f"/api/v1/recordings/{r.id}/download",
+    }
+
+
+@requires(Perm.SESSIONS_READ)
+async def session_recordings(request: web.Request) -> web.StreamResponse:
+    """The session's track files, manifests (with the hash the database keeps) and, with
+    `?verify=1`, the result of re-reading every file from the store."""
+    p = principal(request)
+    session_id = path_id(request)
+    async with request.app[DB]() as db:
+        await receptions.get_session(db, p, session_id)
+        records = await recs.list_records(db, session_id)
+        manifests = await recs.list_manifests(db, session_id)
+        allowed, protected = await recs.may_replay(db, p, session_id)
+    verify: dict[str, Any] | None = None
+    if request.query.get("verify") == "1":
+        service = request.app[RECORDINGS]
+        result = await verify_session(request.app[DB], service.storage, session_id)
+        verify = {"ok": result.ok, "files": result.files, "lines": result.lines}
+    return ok(
+        {
+            "session_id": session_id,
+            "recording": request.app[RECORDINGS].active(session_id),
+            "restricted": bool(protected),
+            "may_replay": allowed,
+            "items": [_record(r, request) for r in records],
+            "manifests": [
+                {
+                    "id": m.id,
+                    "run_key": m.run_key,
+                    "storage_key": m.storage_key,
+                    "manifest_hash": m.manifest_hash,
+                    "sha256": m.sha256,
+                    "file_count": m.file_count,
+                    "created_at": _time(m.created_at, request),
+                }
+                for m in manifests
+            ],
+            "verify": verify,
+        }
+    )
+
+
+@requires(Perm.CASES_READ)
+async def download(request: web.Request) -> web.StreamResponse:
+    """Stream one track file from the store (`?inline=1` to replay). A session with a
+    denunciation on its agenda: only accounts cleared for every such case. Each access,
+    allowed or refused, is audited."""
+    p = principal(request)
+    inline = request.query.get("inline") == "1"
+    action = "recording.replay" if inline else "recording.download"
+    async with transaction(request.app[DB]) as db:
+        row = await recs.get_record(db, path_id(request))
+        s = await receptions.get_session(db, p, row.session_id)
+        allowed, protected = await recs.may_replay(db, p, row.session_id)
+        detail = {"session_id": s.id, "key": row.storage_key, "sha256": row.sha256}
+        detail["protected_cases"] = protected
+        await audit.record(
+            db,
+            audit_context(request),
+            action if allowed else f"{action}.denied",
+            "recording",
+            row.id,
+            s.unit_id,
+            detail,
+        )
+    if not allowed:
+        raise Forbidden(
+            "Phiên có vụ việc tố cáo: chỉ tài khoản được cấp quyền cho mọi hồ sơ tố cáo của "
+            "phiên mới được xem, tải bản ghi hình.",
+            {"recording": "bản ghi có thông tin người tố cáo được bảo mật"},
+        )
+    if row.state not in STORED_STATES:
+        raise Conflict("Bản ghi chưa được lưu vào kho.", {"state": row.state.value})
+    return await _stream(request, request.app[RECORDINGS].storage, row, inline)
+
+
+async def _stream(
+    request: web.Request, storage: Storage, row: RecordingRecord, inline: bool
+) -> web.StreamResponse:
+    chunks = storage.backend.read_chunks(row.storage_key)
+    try:
+        first = await asyncio.to_thread(next, chunks, b"")
+    except (OSError, RecordingError) as exc:
+        log.error("recording %s unreadable: %s", row.storage_key, exc)
+        raise Conflict("Kho lưu trữ không đọc được bản ghi.", {"storage_key": str(exc)}) from None
+    name = row.storage_key.rsplit("/", 1)[-1]
+    suffix = name[name.rfind(".") :]
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": _MEDIA_TYPES.get(suffix, "application/octet-stream"),
+            "Content-Disposition": f'{"inline" if inline else "attachment"}; filename="{name}"',
+            "X-Content-SHA256": row.sha256 or "",
+            "Cache-Control": "no-store",
+        }
+    )
+    if row.size_bytes is not None:
+        response.content_length = row.size_bytes
+    await response.prepare(request)
+    chunk = first
+    try:
+        while chunk:
+            await response.write(chunk)
+            chunk = await asyncio.to_thread(next, chunks, b"")
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            await asyncio.to_thread(close)
+    await response.write_eof()
+    return response
+
+
+async def case_attachment_views(
+    db: AsyncSession, p: Principal, case_id: int, request: web.Request
+) -> list[dict[str, Any]]:
+    """The recordings attached to a case, with the time range heard and the file's hash."""
+    out: list[dict[str, Any]] = []
+    replay: dict[int, bool] = {}
+    for a, r in await recs.case_attachments(db, case_id):
+        if a.session_id not in replay:
+            replay[a.session_id] = (await recs.may_replay(db, p, a.session_id))[0]
+        out.append(
+            {
+                "id": a.id,
+                "session_id": a.session_id,
+                "agenda_item_id": a.agenda_item_id,
+                "position": a.position,
+                "heard_from": _time(a.heard_from, request),
+                "heard_to": _time(a.heard_to, request),
+                "heard_label": _span_label(a.heard_from, a.heard_to, request),
+                "source_label": SOURCE_LABELS.get(r.track_source, r.track_source),
+                "offset_ms": a.offset_ms,
+                "length_ms": a.length_ms,
+                "sha256": a.sha256,
+                "recording": _record(r, request),
+                "may_replay": replay[a.session_id],
+            }
+        )
+    return out
+
+
+@requires(Perm.CASES_READ)
+async def case_recordings(request: web.Request) -> web.StreamResponse:
+    p = principal(request)
+    async with request.app[DB]() as db:
+        case = await cases.get_case_row(db, p, path_id(request))
+        items = await case_attachment_views(db, p, case.id, request)
+    return ok({"case_id": case.id, "items": items})
+
+
+def setup(app: web.Application) -> None:
+    """After `web.live.setup`: the service needs the bridge, and stops before it."""
+    app.cleanup_ctx.append(recording_ctx)
+    r = app.router
+    r.add_post("/api/v1/sessions/{id:\\d+}/recording", set_recording)
+    r.add_get("/api/v1/sessions/{id:\\d+}/recordings", session_recordings)
+    r.add_get("/api/v1/recordings/{id:\\d+}/download", download)
+    r.add_get("/api/v1/cases/{id:\\d+}/recordings", case_recordings)
