@@ -61,6 +61,9 @@ class Admission:
     is_central: bool
     may_chair: bool  # give the floor, mute, remove, record, next agenda item
     extra: dict[str, Any] = field(default_factory=dict)
+    # A test room's participant: its own camera and microphone come back to it through its
+    # receive slots (the readiness check measures the round trip through the bridge).
+    loopback: bool = False
 
 
 class JoinRefused(Exception):

@@ -1,5 +1,5 @@
 """Forwarding encoded frames: a published track fans its frames out to subscribers, and a
-receive slot is a subscriber that feeds one aiortc sender with pre-encoded packets.
+receive slot is a subscriber that feeds one sender (`rtc.SlotSender`) with encoded frames.
 
 Nothing here decodes or encodes media. A slot, a recorder and a test probe are all
 `FrameSubscriber`s; the published track treats them alike (STYLE 2).
@@ -195,10 +195,11 @@ class Slot(MediaStreamTrack):
     """A receive slot: a fixed sender towards one participant, fed by whichever published
     track the policy chooses.
 
-    Switching sources never renegotiates: the aiortc sender keeps its SSRC and sequence
-    numbers, and the slot rewrites RTP timestamps so they stay continuous; a video switch
-    waits for a key frame of the new source (and asks for one). The queue is bounded: when
-    a subscriber falls behind, video drops everything up to the next key frame.
+    Switching sources never renegotiates: the sender keeps its SSRC and sequence numbers,
+    and the slot rewrites RTP timestamps so they stay continuous; a video switch waits for
+    a key frame of the new source (and asks for one). A frame goes out at once when the
+    sender can take it (`send_now`), else it waits in a bounded queue: when a subscriber
+    falls behind, video drops everything up to the next key frame.
     """
 
     def __init__(self, kind: TrackKind, role: SlotRole, index: int, config: BridgeConfig) -> None:
@@ -222,12 +223,15 @@ class Slot(MediaStreamTrack):
         self.rate = RateMeter()
         self.frames_sent = 0
         self.frames_dropped = 0
+        self.packets_nacked = 0  # packets the subscriber asked again (RFC 4585 NACK)
         self.switches = 0
         # A measurement hook (the benchmark's): called with each frame's time in the bridge,
         # from the arrival of its last packet (it is queued here) to the departure of its
-        # last packet (aiortc's sender asks for the next frame only once it has sent them).
+        # last packet (sent at once, or: the sender asks for the next frame once it has).
         self.on_sent: Callable[[float], None] | None = None
         self._sending: float | None = None
+        # Sends a frame at once if it can (`rtc.SlotSender.send_now`); else it is queued.
+        self.send_now: Callable[[bytes, int], bool] | None = None
 
     @property
     def name(self) -> str:
@@ -276,7 +280,12 @@ class Slot(MediaStreamTrack):
             self._fall_behind()
             if self._wait_keyframe and not frame.keyframe:
                 return
-        self._queue.append((frame.data, self._map_timestamp(frame), time.perf_counter()))
+        queued = time.perf_counter()
+        timestamp = self._map_timestamp(frame)
+        if not self._queue and self.send_now is not None and self.send_now(frame.data, timestamp):
+            self._sent(len(frame.data), queued)
+            return
+        self._queue.append((frame.data, timestamp, queued))
         self._wake.set()
 
     def on_track_ended(self, track: TrackInfo) -> None:
@@ -314,9 +323,10 @@ class Slot(MediaStreamTrack):
         self._last_wall = frame.wallclock
         return out
 
-    # -- MediaStreamTrack, pulled by aiortc's RTCRtpSender -----------------------
+    # -- pulled by the slot's sender task (`rtc.SlotSender`) when frames queue ----
 
-    async def recv(self) -> av.Packet[Any]:
+    async def next_frame(self) -> tuple[bytes, int]:
+        """The next frame to send and its slot RTP timestamp (`rtc.SlotSender` asks)."""
         if self._sending is not None and self.on_sent is not None:
             self.on_sent(time.perf_counter() - self._sending)
         self._sending = None
@@ -326,11 +336,20 @@ class Slot(MediaStreamTrack):
             self._wake.clear()
             await self._wake.wait()
         data, timestamp, self._sending = self._queue.popleft()
+        self._sent(len(data), None)
+        return data, timestamp
+
+    def _sent(self, size: int, queued: float | None) -> None:
+        self.frames_sent += 1
+        self.rate.add(size, time.time())
+        if queued is not None and self.on_sent is not None:
+            self.on_sent(time.perf_counter() - queued)
+
+    async def recv(self) -> av.Packet[Any]:
+        data, timestamp = await self.next_frame()
         packet = av.Packet(data)
         packet.pts = timestamp
         packet.time_base = self._time_base
-        self.frames_sent += 1
-        self.rate.add(len(data), time.time())
         return packet
 
     def stop(self) -> None:

@@ -28,7 +28,7 @@ from aiortc.sdp import candidate_from_sdp
 from bridge.config import BridgeConfig
 from bridge.contracts import TrackInfo, TrackKind, TrackSource
 from bridge.forwarding import PublishedTrack, Slot, SlotRole
-from bridge.rtc import InboundTap, codec_preferences, hook_keyframe_requests, remote_inbound
+from bridge.rtc import InboundTap, SlotSender, codec_preferences, remote_inbound
 
 logger = logging.getLogger(__name__)
 
@@ -150,7 +150,10 @@ class PeerLink:
             if slot.source is not None:
                 slot.source.request_keyframe()
 
-        hook_keyframe_requests(transceiver.sender, keyframe_request)
+        def nack(packets: int) -> None:
+            slot.packets_nacked += packets
+
+        slot.send_now = SlotSender(transceiver.sender, slot, keyframe_request, nack).send_now
         self.slots.append(slot)
         self._slot_transceivers.append(transceiver)
 
@@ -223,6 +226,7 @@ class PeerLink:
                 "frame_rate": round(slot.rate.frame_rate, 1),
                 "frames_sent": slot.frames_sent,
                 "frames_dropped": slot.frames_dropped,
+                "packets_nacked": slot.packets_nacked,
             }
         return {"state": self.state, "inbound": inbound, "outbound": outbound}
 

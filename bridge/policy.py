@@ -5,7 +5,8 @@
 - An endpoint sees the central endpoint plus whoever has the floor or is the dominant
   speaker; the floor holder takes the main picture everywhere but on its own screen.
 - Everyone hears the floor holder and the loudest few others (RFC 6464 levels), never
-  themselves.
+  themselves, except a loopback member (a readiness check's test room), which gets exactly
+  its own camera and microphone back.
 - The dominant speaker changes only after a clearly louder voice holds for a few ticks
   (hysteresis), so pictures do not flicker.
 """
@@ -27,6 +28,7 @@ class Member:
     camera: bool = True  # publishes camera video now
     microphone: bool = True  # publishes sound now (not muted)
     screen: bool = False  # shares a screen now
+    loopback: bool = False  # receives its own camera and microphone (a test room)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +61,10 @@ class ReceivePolicy:
 
     def wanted(self, view: RoomView, viewer: Member) -> Wanted:
         me = viewer.participant_id
+        if viewer.loopback:  # a readiness check: only one's own media, back through the bridge
+            return Wanted(
+                me if viewer.camera else None, (), None, (me,) if viewer.microphone else ()
+            )
         cameras = {m.participant_id for m in view.members if m.camera and m.participant_id != me}
         if viewer.is_central:
             video = self._central_video(view, cameras)

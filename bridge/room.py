@@ -610,6 +610,7 @@ class Room:
                 camera=p.track("camera") is not None and not p.camera_muted,
                 microphone=p.track("microphone") is not None and not p.microphone_muted,
                 screen=p.screen,
+                loopback=p.admission.loopback,
             )
             for p in self.participants.values()
         )

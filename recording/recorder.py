@@ -4,13 +4,17 @@ A `TrackRecorder` is just another `FrameSubscriber` (galene's diskwriter is the 
 `on_frame` never blocks the forwarding path; it puts the frame in a bounded queue, and when
 that is full it counts a drop and, for video, drops on to the next keyframe. One writer task
 per recorder drains the queue in batches into a single-thread executor that owns the PyAV
-muxer. Beside each spool file a small JSON sidecar says what it is (track, storage key, first
-frame's wall-clock), so `recovery.recover_spool` can repair and finish it after a crash.
+muxer: it wakes when a frame arrives in an empty queue, lets frames gather for a short window
+(`BATCH_WINDOW_S`, cut short by a full batch or by stopping) and hands them over at once, so
+the cost of a wake-up and a thread hand-off is paid per batch, not per frame. Beside each
+spool file a small JSON sidecar says what it is (track, storage key, first frame's
+wall-clock), so `recovery.recover_spool` can repair and finish it after a crash.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import json
 import logging
@@ -37,6 +41,9 @@ PART_SUFFIX = ".part"
 SIDECAR_SUFFIX = ".json"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _BATCH = 64
+# How long frames gather before a hand-off to the writer thread. Small beside the Matroska
+# cluster limit (1 s), so what was received up to 2 s before a kill -9 is still in the file.
+BATCH_WINDOW_S = 0.08
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,8 +129,10 @@ class TrackRecorder:
         logger: logging.Logger | None = None,
         on_failure: FailureCallback | None = None,
         open_file: OpenFile = open_exclusive,
+        batch_window_s: float = BATCH_WINDOW_S,
     ) -> None:
         self.track = track
+        self.batch_window_s = batch_window_s
         self.config = config
         self.key_prefix = check_key(key_prefix.strip("/"))
         self.log = logger or logging.getLogger(__name__)
@@ -176,7 +185,10 @@ class TrackRecorder:
             self._need_keyframe = self.track.kind == "video"
             return
         self._need_keyframe = False
-        self._wake.set()
+        # Wake the writer only when the queue was empty (it sleeps) or a batch is full (it
+        # lingers); the frames between ride along with the batch.
+        if self._queue.qsize() in (1, _BATCH):
+            self._wake.set()
 
     def on_track_ended(self, track: TrackInfo) -> None:
         if track.track_id == self.track.track_id:
@@ -207,12 +219,21 @@ class TrackRecorder:
                 self._wake.clear()
                 await self._wake.wait()
                 continue
-            batch = [self._queue.get_nowait() for _ in range(min(_BATCH, self._queue.qsize()))]
+            await self._linger()
+            batch = [self._queue.get_nowait() for _ in range(self._queue.qsize())]
             await loop.run_in_executor(self._executor, self._write_batch, batch)
         result = await loop.run_in_executor(self._executor, self._finish)
         if self._failure is not None and self.on_failure is not None:
             self.on_failure(self._failure)
         return result
+
+    async def _linger(self) -> None:
+        """Let frames gather for up to `batch_window_s`; a full batch or stop() cuts it short."""
+        if self._closing or self._queue.qsize() >= _BATCH or self.batch_window_s <= 0:
+            return
+        self._wake.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), self.batch_window_s)
 
     # --- everything below runs in the recorder's own thread ---
 

@@ -20,6 +20,9 @@ class Figures:
     width: int
     height: int
     audio_level_seen: bool
+    # Why nothing could be measured (the bridge refused the test room, no media came back);
+    # empty when the check ran.
+    error: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -42,6 +45,16 @@ def _num(value: float, digits: int = 0) -> str:
 
 def evaluate(f: Figures, t: Thresholds) -> Verdict:
     """Pass or fail, and for each failed figure what to fix, in plain Vietnamese."""
+    if f.error:
+        return Verdict(
+            False,
+            (
+                "Không nhận lại được hình ảnh và âm thanh qua cầu truyền hình "
+                f"({f.error.rstrip('. ')}). "
+                "Hãy kiểm tra kết nối mạng của điểm cầu và tường lửa (cho phép kết nối UDP), "
+                "rồi kiểm tra lại; nếu vẫn lỗi, hãy gọi cho Ban Tiếp công dân tỉnh.",
+            ),
+        )
     problems: list[str] = []
     if f.rtt_ms >= t.max_rtt_ms:
         problems.append(

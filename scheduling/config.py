@@ -41,6 +41,12 @@ class SchedulingConfig:
     thresholds: Thresholds = field(default_factory=Thresholds)
     # How often the reminder service looks at the clock.
     tick_seconds: float = 60.0
+    # How often the readiness board's live feed looks again (deadlines pass with the clock).
+    board_tick_seconds: float = 5.0
+    # How long the check page measures the media that comes back through the bridge.
+    check_seconds: float = 10.0
+    # No returned picture and sound within this long: the check fails (the media is not back).
+    check_media_timeout_seconds: float = 20.0
 
     def __post_init__(self) -> None:
         if not 0 <= self.deadline_hour <= 23 or not 0 <= self.deadline_minute <= 59:
@@ -50,8 +56,15 @@ class SchedulingConfig:
             )
         if self.reminder_lead < timedelta(0) or self.check_window <= timedelta(0):
             raise ValueError("reminder lead must be >= 0 and check window > 0")
-        if self.tick_seconds <= 0:
-            raise ValueError(f"tick_seconds must be positive: {self.tick_seconds}")
+        if self.tick_seconds <= 0 or self.board_tick_seconds <= 0:
+            raise ValueError(
+                f"ticks must be positive: {self.tick_seconds}, {self.board_tick_seconds}"
+            )
+        if self.check_seconds < 10 or self.check_media_timeout_seconds <= 0:
+            raise ValueError(
+                f"a readiness check measures at least 10 s: {self.check_seconds}"
+                f" (media timeout {self.check_media_timeout_seconds})"
+            )
         ZoneInfo(self.time_zone)  # raises for an unknown zone
 
     @property

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sessions.errors import NotFound
@@ -87,3 +87,12 @@ async def mark_read(
         row.read_at = now
         await db.flush()
     return row
+
+
+async def unread_count(db: AsyncSession, account_id: int) -> int:
+    count = await db.scalar(
+        select(func.count())
+        .select_from(Notification)
+        .where(Notification.account_id == account_id, Notification.read_at.is_(None))
+    )
+    return int(count or 0)

@@ -144,6 +144,13 @@ async def _due_sessions(
     return rows.all()
 
 
+async def due_sessions(
+    db: AsyncSession, endpoint_id: int, now: datetime, cfg: SchedulingConfig
+) -> Sequence[ReceptionSession]:
+    """The upcoming sessions a check of this endpoint counts for, soonest first."""
+    return await _due_sessions(db, endpoint_id, now, cfg)
+
+
 def _may_check(p: Principal, endpoint_id: int) -> bool:
     return Role.FOCAL_STAFF in p.roles and p.endpoint_id == endpoint_id
 

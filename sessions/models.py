@@ -19,6 +19,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     Enum,
+    Float,
     ForeignKey,
     Integer,
     MetaData,
@@ -644,3 +645,38 @@ class RecordingAttachment(Base):
     length_ms: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64))  # the file's
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# Composite export (issue 4) ---------------------------------------------------------------
+
+
+class ExportState(enum.StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class ExportRecord(Base):
+    """One composite export (one MP4) of a session, or of one case's time range in it: the
+    job's state, kept here so the API still answers after a restart, and once done the
+    stored file with its hash. A job cut by a restart is marked failed with the reason."""
+
+    __tablename__ = "exports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("reception_sessions.id"), index=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("case_files.id"), index=True)
+    state: Mapped[ExportState] = mapped_column(_enum(ExportState), default=ExportState.QUEUED)
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    error: Mapped[str | None] = mapped_column(Text)
+    range_from: Mapped[datetime | None] = mapped_column()  # None: the whole session
+    range_to: Mapped[datetime | None] = mapped_column()
+    storage_key: Mapped[str | None] = mapped_column(String(500), unique=True)
+    size_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    duration_ms: Mapped[int | None] = mapped_column(BigInteger)
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column()

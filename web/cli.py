@@ -156,6 +156,15 @@ def cmd_bench_recording(config: Config, args: argparse.Namespace) -> int:
     return bench_command(args.json)
 
 
+def cmd_bench_bridge(config: Config, args: argparse.Namespace) -> int:
+    from bridge.bench import run_bench
+
+    if args.endpoints < 1 or args.duration <= 0:
+        raise ValueError("--endpoints must be at least 1 and --duration positive")
+    run_bench(args.endpoints, args.duration, args.json)
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tiepdan", description="Hệ thống tiếp công dân trực tuyến")
     sub = p.add_subparsers(dest="command", required=True)
@@ -199,6 +208,15 @@ def parser() -> argparse.ArgumentParser:
     bench_rec = bench.add_parser("recording", help="recorder CPU/memory, export, S3 upload")
     bench_rec.add_argument("--json", action="store_true", help="one JSON object on the last line")
     bench_rec.set_defaults(func=cmd_bench_recording)
+    bench_br = bench.add_parser(
+        "bridge", help="forwarding CPU, latency, loss vs a transcoding relay"
+    )
+    bench_br.add_argument(
+        "--endpoints", type=int, default=30, help="endpoints besides the central one"
+    )
+    bench_br.add_argument("--duration", type=float, default=20.0, help="seconds of media")
+    bench_br.add_argument("--json", action="store_true", help="one JSON object on the last line")
+    bench_br.set_defaults(func=cmd_bench_bridge)
     return p
 
 

@@ -27,7 +27,7 @@ from sessions import audit, live, receptions
 from sessions.access import Perm, Principal
 from sessions.db import transaction
 from sessions.errors import Conflict, Forbidden, NotFound
-from sessions.models import Role, SessionState
+from sessions.models import Endpoint, Role, SessionState
 from web.auth import audit_context
 from web.http import ok, principal, requires
 from web.keys import CONFIG, DB
@@ -35,6 +35,8 @@ from web.validation import path_id
 
 log = logging.getLogger("tiepdan.live")
 ROOM = re.compile(r"^session-(\d+)$")
+# A readiness check's test room: one endpoint's focal staff, with loopback (issue 5).
+READINESS_ROOM = re.compile(r"^readiness-(\d+)$")
 MAX_MESSAGE = 256 * 1024
 
 
@@ -60,6 +62,9 @@ class SessionAuthorizer:
         self._db = db
 
     async def authorize(self, room: str, who: Any) -> Admission:
+        check = READINESS_ROOM.match(room)
+        if check is not None and isinstance(who, Principal):
+            return await self._readiness_seat(int(check.group(1)), who)
         match = ROOM.match(room)
         if match is None or not isinstance(who, Principal):
             raise JoinRefused("not-found", "Không có phiên tiếp công dân này.")
@@ -79,6 +84,37 @@ class SessionAuthorizer:
             is_central=seat.is_central,
             may_chair=seat.may_chair,
         )
+
+    async def _readiness_seat(self, endpoint_id: int, who: Principal) -> Admission:
+        """The test room of an endpoint: only its own focal staff, only while it is active;
+        the participant gets its own camera and microphone back (loopback)."""
+        if Role.FOCAL_STAFF not in who.roles or who.endpoint_id != endpoint_id:
+            raise JoinRefused(
+                "not-focal-staff",
+                "Chỉ cán bộ đầu mối của điểm cầu này được vào phòng kiểm tra kết nối.",
+            )
+        async with self._db() as db:
+            endpoint = await db.get(Endpoint, endpoint_id)
+        if endpoint is None:
+            raise JoinRefused("not-found", f"Không tìm thấy điểm cầu #{endpoint_id}.")
+        if not endpoint.active:
+            raise JoinRefused(
+                "endpoint-inactive",
+                f"{endpoint.name} đang ngừng hoạt động nên cầu truyền hình không mở phòng "
+                "kiểm tra: hãy đề nghị quản trị hệ thống kích hoạt lại điểm cầu.",
+            )
+        return Admission(
+            participant_id=f"check-{who.account_id}",
+            display_name=f"{who.full_name} – {endpoint.name} (kiểm tra)",
+            endpoint_id=endpoint_id,
+            is_central=False,
+            may_chair=False,
+            loopback=True,
+        )
+
+
+def readiness_room_id(endpoint_id: int) -> str:
+    return f"readiness-{endpoint_id}"
 
 
 class RecordingControl(Protocol):
@@ -277,9 +313,13 @@ async def bridge_socket(request: web.Request) -> web.StreamResponse:
         raise Forbidden("Nguồn kết nối không hợp lệ.", {"Origin": "khác trang của hệ thống"})
     async with request.app[DB]() as db:
         await receptions.get_session(db, p, session_id)  # 404 before upgrading when not visible
+    return await _serve_bridge(request, room_id(session_id))
+
+
+async def _serve_bridge(request: web.Request, room: str) -> web.StreamResponse:
     ws = web.WebSocketResponse(heartbeat=10.0, max_msg_size=MAX_MESSAGE)
     await ws.prepare(request)
-    conn = request.app[LIVE].bridge.connect(room_id(session_id), p, SocketTransport(ws))
+    conn = request.app[LIVE].bridge.connect(room, principal(request), SocketTransport(ws))
     try:
         async for msg in ws:
             if msg.type is WSMsgType.TEXT:
@@ -293,6 +333,26 @@ async def bridge_socket(request: web.Request) -> web.StreamResponse:
     finally:
         await conn.closed()
     return ws
+
+
+@requires(Perm.SESSIONS_READ)
+async def readiness_socket(request: web.Request) -> web.StreamResponse:
+    """The signaling WebSocket of an endpoint's readiness test room (loopback). Whether the
+    bridge lets the caller in (an inactive endpoint, say) is the authorizer's answer."""
+    p = principal(request)
+    endpoint_id = path_id(request)
+    if not _same_origin(request):
+        raise Forbidden("Nguồn kết nối không hợp lệ.", {"Origin": "khác trang của hệ thống"})
+    if p.endpoint_id != endpoint_id:
+        raise NotFound(f"Không tìm thấy điểm cầu #{endpoint_id} của tài khoản này.")
+    room = readiness_room_id(endpoint_id)
+    try:
+        return await _serve_bridge(request, room)
+    finally:
+        bridge = request.app[LIVE].bridge
+        test_room = bridge.room(room)
+        if test_room is not None and not test_room.participants:
+            await bridge.close_room(room)  # nobody left testing: free the room
 
 
 async def _move(request: web.Request, target: SessionState, action: str) -> web.StreamResponse:
@@ -374,6 +434,7 @@ def setup(app: web.Application, config: BridgeConfig) -> None:
     app.cleanup_ctx.append(live_ctx)
     r = app.router
     r.add_get("/api/v1/sessions/{id:\\d+}/bridge", bridge_socket)
+    r.add_get("/api/v1/endpoints/{id:\\d+}/readiness-bridge", readiness_socket)
     r.add_post("/api/v1/sessions/{id:\\d+}/open", open_session)
     r.add_post("/api/v1/sessions/{id:\\d+}/close", close_session)
     r.add_get("/api/v1/sessions/{id:\\d+}/figures", session_figures)

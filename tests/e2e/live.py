@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from datetime import datetime
 from pathlib import Path
 
 from aiohttp import web
@@ -16,6 +17,7 @@ from sessions.seed import seed_demo
 from tests.support import DEMO_PASSWORD
 from web.app import create_app
 from web.config import Config
+from web.keys import Clock
 
 START_TIMEOUT = 30.0
 
@@ -30,20 +32,24 @@ def live_config(root: Path) -> Config:
     )
 
 
-async def _seed(config: Config) -> None:
+async def _seed(config: Config, now: datetime | None = None) -> None:
     engine = create_engine(config.database)
     try:
         async with transaction(session_factory(engine)) as db:
-            await seed_demo(db, DEMO_PASSWORD)
+            await seed_demo(db, DEMO_PASSWORD, now)
     finally:
         await engine.dispose()
 
 
 class LiveServer:
-    """`start()` migrates, seeds the demo province and serves; `stop()` undoes it."""
+    """`start()` migrates, seeds the demo province and serves; `stop()` undoes it.
 
-    def __init__(self, config: Config) -> None:
+    `clock`, when given, is the app's clock (and the seed's "now"): a test moves it from its
+    own thread, e.g. a `tests.support.FakeClock` whose `now` it sets."""
+
+    def __init__(self, config: Config, clock: Clock | None = None) -> None:
         self.config = config
+        self.clock = clock
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="live-app", daemon=True)
         self.runner: web.AppRunner | None = None
@@ -57,8 +63,8 @@ class LiveServer:
         return self.base_url
 
     async def _start(self) -> str:
-        await _seed(self.config)
-        self.runner = web.AppRunner(create_app(self.config), access_log=None)
+        await _seed(self.config, self.clock() if self.clock else None)
+        self.runner = web.AppRunner(create_app(self.config, self.clock), access_log=None)
         await self.runner.setup()
         await web.TCPSite(self.runner, "127.0.0.1", 0).start()
         host, port = self.runner.addresses[0][:2]

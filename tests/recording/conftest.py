@@ -4,20 +4,16 @@ loopback), storages over it and over a temporary directory, and encoded test med
 from __future__ import annotations
 
 import logging
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from recmedia import opus_frames, vp8_frames
-from recs3 import PART, MotoS3
-
 from bridge.contracts import EncodedFrame
 from recording.config import RecordingConfig
+from tests.recording.recmedia import opus_frames, vp8_frames
+from tests.recording.recs3 import PART, MotoS3
 
 
 @pytest.fixture(scope="session")

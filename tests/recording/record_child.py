@@ -10,14 +10,12 @@ import asyncio
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parents[2]))
-
-from recmedia import T0, audio_track, opus_frames, video_track, vp8_frames
 
 from bridge.contracts import EncodedFrame, TrackInfo
 from recording.config import RecordingConfig
 from recording.recorder import TrackRecorder
+from tests.recording.recmedia import T0, audio_track, opus_frames, video_track, vp8_frames
 
 SECONDS = 8.0
 

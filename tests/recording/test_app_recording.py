@@ -20,12 +20,12 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
-from recs3 import MotoS3, free_port
 
 from recording.config import RecordingConfig
 from recording.errors import StorageConfigError
 from sessions.db import DatabaseConfig, create_engine, session_factory, transaction, upgrade
 from sessions.seed import seed_demo
+from tests.recording.recs3 import MotoS3, free_port
 from tests.support import DEMO_PASSWORD, wait_for
 from tests.web.conftest import sign_in
 from tests.web.recording_kit import WsParticipant, add_agenda, probed_duration

@@ -10,7 +10,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from recmedia import T0, ffprobe, opus_frames, vp8_frames, wait_until
 
 from bridge.contracts import EncodedFrame, TrackInfo
 from recording.config import RecordingConfig
@@ -27,6 +26,7 @@ from recording.export import (
     render_export,
 )
 from recording.recorder import TrackRecorder
+from tests.recording.recmedia import T0, ffprobe, opus_frames, vp8_frames, wait_until
 
 CENTRAL = 1
 # (endpoint, first frame's wall-clock offset from T0, seconds recorded): the session runs

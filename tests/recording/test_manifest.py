@@ -9,7 +9,6 @@ import stat
 from pathlib import Path
 
 import pytest
-from recs3 import MotoS3
 
 from recording.config import RecordingConfig
 from recording.manifest import (
@@ -24,6 +23,7 @@ from recording.manifest import (
     verify_stored_manifest,
 )
 from recording.storage import Storage, open_storage
+from tests.recording.recs3 import MotoS3
 
 CASES = [
     AgendaCase("HS-2025-0042", "Khiếu nại về bồi thường đất", 1_750_000_100.0, 1_750_000_900.0),

@@ -7,16 +7,6 @@ import json
 from pathlib import Path
 
 import pytest
-from recmedia import (
-    T0,
-    FillingFile,
-    audio_track,
-    ffprobe,
-    opus_frames,
-    video_track,
-    vp8_frames,
-    wait_until,
-)
 
 from bridge.contracts import EncodedFrame, TrackInfo
 from recording.config import RecordingConfig
@@ -29,6 +19,16 @@ from recording.recorder import (
     store_recording,
 )
 from recording.storage import open_storage
+from tests.recording.recmedia import (
+    T0,
+    FillingFile,
+    audio_track,
+    ffprobe,
+    opus_frames,
+    video_track,
+    vp8_frames,
+    wait_until,
+)
 
 
 async def record(

@@ -12,13 +12,12 @@ import sys
 import time
 from pathlib import Path
 
-from recmedia import FillingFile, audio_track, ffprobe, video_track
-
 from bridge.contracts import EncodedFrame
 from recording.config import RecordingConfig
 from recording.recorder import TrackRecorder, sidecar_path
 from recording.recovery import recover_spool
 from recording.storage import open_storage
+from tests.recording.recmedia import FillingFile, audio_track, ffprobe, video_track
 
 CHILD = Path(__file__).with_name("record_child.py")
 REPO = Path(__file__).parents[2]

@@ -9,12 +9,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from recs3 import PART, MotoS3
 
 from recording.config import RecordingConfig
 from recording.errors import IntegrityError, ObjectExistsError
 from recording.journal import UploadJournal, list_journals
 from recording.storage import Storage, StorageHooks, open_storage
+from tests.recording.recs3 import PART, MotoS3
 
 
 def make_file(folder: Path, name: str, size: int, seed: int = 1) -> Path:

@@ -6,11 +6,11 @@ import dataclasses
 from pathlib import Path
 
 import pytest
-from recs3 import MotoS3, free_port
 
 from recording.config import RecordingConfig
 from recording.errors import StorageConfigError
 from recording.storage import check_key, open_storage
+from tests.recording.recs3 import MotoS3, free_port
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ async def _expect(ws: ClientWebSocketResponse, kind: str) -> dict[str, Any]:
     """The next message of this type (skipping others), failing with what came instead."""
     seen: list[str] = []
     while True:
-        msg = await ws.receive_json(timeout=10)
+        msg: dict[str, Any] = await ws.receive_json(timeout=10)
         if msg["type"] == kind:
             return msg
         seen.append(msg["type"])
@@ -89,7 +89,7 @@ async def test_seats_by_role(aiohttp_client: Any, client: TestClient[Any, Any]) 
         ws = await other.ws_connect(f"/api/v1/sessions/{sid}/bridge")
         await ws.send_json({"type": "join"})
         while True:
-            msg = await ws.receive_json(timeout=10)
+            msg: dict[str, Any] = await ws.receive_json(timeout=10)
             if msg["type"] in ("joined", "error"):
                 await ws.close()
                 return msg

@@ -3,25 +3,33 @@ duties, notifications; and `scheduling_ctx`, which runs the reminder service."""
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import contextlib
+import hashlib
+import hmac
+import json
 import logging
 from collections.abc import AsyncIterator
-from datetime import date, tzinfo
+from datetime import date, datetime, tzinfo
 from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
+from sqlalchemy.orm import selectinload
 
-from scheduling import calendar, duties, ical, notify, readiness
+from scheduling import board, calendar, duties, ical, notify, readiness
 from scheduling.checks import Figures
 from scheduling.config import SchedulingConfig
 from scheduling.reminders import ReminderService
 from sessions import audit
-from sessions.access import Perm
+from sessions.access import Perm, Principal
+from sessions.accounts import principal_for
 from sessions.db import transaction
-from sessions.errors import Invalid
-from sessions.models import CalendarDay, CalendarDayKind, Notification
+from sessions.errors import Invalid, NotFound
+from sessions.models import Account, CalendarDay, CalendarDayKind, Notification
 from web.auth import audit_context
-from web.http import ok, principal, requires
+from web.http import ok, principal, public, requires
 from web.keys import CLOCK, CONFIG, DB
 from web.serialize import iso
 from web.validation import Fields, path_id, read_json
@@ -38,7 +46,7 @@ FIGURE_LIMITS: dict[str, float] = {
     "bitrate_kbps": 10_000_000,
     "fps": 1000,
 }
-CHECK_FIELDS = {*FIGURE_LIMITS, "width", "height", "audio_level_seen"}
+CHECK_FIELDS = {*FIGURE_LIMITS, "width", "height", "audio_level_seen", "error"}
 CALENDAR_FIELDS = {"kind", "name"}
 
 
@@ -49,14 +57,67 @@ def scheduling_config(app: web.Application) -> SchedulingConfig:
     return cfg if cfg is not None else SchedulingConfig(time_zone=app[CONFIG].time_zone)
 
 
+class ReadinessFeed:
+    """Tells the readiness board's live streams to look again: when a check is stored, and
+    on a periodic tick (a deadline passes with the clock, not with a request). Each stream
+    recomputes its own board and sends it only when it changed."""
+
+    def __init__(self, tick_seconds: float) -> None:
+        self._tick_seconds = tick_seconds
+        self._listeners: set[asyncio.Event] = set()
+        self._task: asyncio.Task[None] | None = None
+        self.closing = False
+
+    def listen(self) -> asyncio.Event:
+        event = asyncio.Event()
+        self._listeners.add(event)
+        return event
+
+    def forget(self, event: asyncio.Event) -> None:
+        self._listeners.discard(event)
+
+    def changed(self) -> None:
+        for event in self._listeners:
+            event.set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._tick(), name="readiness-feed-tick")
+
+    def close_streams(self) -> None:
+        """The app is shutting down: every stream ends now rather than at the server's
+        shutdown timeout."""
+        self.closing = True
+        self.changed()
+
+    async def stop(self) -> None:
+        self.close_streams()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(self._tick_seconds)  # a periodic timer, not a wait for a state
+            self.changed()
+
+
+READINESS_FEED = web.AppKey("readiness_feed", ReadinessFeed)
+
+
 async def scheduling_ctx(app: web.Application) -> AsyncIterator[None]:
     """Register after the database context: `app.cleanup_ctx.append(scheduling_ctx)`."""
-    service = ReminderService(app[DB], app[CLOCK], scheduling_config(app), log)
+    cfg = scheduling_config(app)
+    service = ReminderService(app[DB], app[CLOCK], cfg, log)
+    feed = ReadinessFeed(cfg.board_tick_seconds)
     app[REMINDERS] = service
+    app[READINESS_FEED] = feed
     service.start()
+    feed.start()
     try:
         yield
     finally:
+        await feed.stop()
         await service.stop()
 
 
@@ -106,6 +167,7 @@ def _figures(f: Fields) -> Figures:
     width = f.integer("width", required=True, lo=0, hi=16384)
     height = f.integer("height", required=True, lo=0, hi=16384)
     audio = f.boolean("audio_level_seen", required=True)
+    error = f.text("error", max_len=500)
     f.done()
     return Figures(
         rtt_ms=nums["rtt_ms"],
@@ -116,6 +178,7 @@ def _figures(f: Fields) -> Figures:
         width=width or 0,
         height=height or 0,
         audio_level_seen=bool(audio),
+        error=error or "",
     )
 
 
@@ -141,6 +204,9 @@ async def submit_check(request: web.Request) -> web.StreamResponse:
                 "session_ids": list(result.session_ids),
             },
         )
+    feed = request.app.get(READINESS_FEED)
+    if feed is not None:
+        feed.changed()  # after the commit: the board's streams read the stored result
     return ok(
         {
             "endpoint_id": endpoint_id,
@@ -153,6 +219,83 @@ async def submit_check(request: web.Request) -> web.StreamResponse:
         },
         201,
     )
+
+
+# The readiness board -----------------------------------------------------------------------
+
+
+def _board_session(b: board.SessionBoard, tz: tzinfo) -> dict[str, Any]:
+    s = b.session
+    return {
+        "id": s.id,
+        "title": s.title,
+        "state": s.state.value,
+        "starts_at": iso(s.starts_at, tz),
+        "ends_at": iso(s.ends_at, tz),
+        "endpoints": [
+            _readiness(row.readiness, tz)
+            | {"focal_staff": [{"full_name": c.full_name, "phone": c.phone} for c in row.contacts]}
+            for row in b.rows
+        ],
+    }
+
+
+async def board_data(app: web.Application, p: Principal) -> dict[str, Any]:
+    """The board as the page and its stream show it; `now` is the app's clock, so that the
+    page's countdowns follow the server's time."""
+    cfg = scheduling_config(app)
+    now = app[CLOCK]()
+    async with app[DB]() as db:
+        boards = await board.upcoming(db, p, now, cfg)
+    sessions = [_board_session(b, cfg.tz) for b in boards]
+    overdue = sum(1 for s in sessions for e in s["endpoints"] if e["state"] == "overdue")
+    return {"now": iso(now, cfg.tz), "overdue": overdue, "sessions": sessions}
+
+
+@requires(Perm.SESSIONS_WRITE)  # the reception officer (and admin), who schedules
+async def readiness_board(request: web.Request) -> web.StreamResponse:
+    return ok(await board_data(request.app, principal(request)))
+
+
+def _sse(event: str, data: dict[str, Any]) -> bytes:
+    # One JSON line per message: `data:` lines may not contain a newline (HTML, SSE).
+    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
+
+
+@requires(Perm.SESSIONS_WRITE)
+async def readiness_stream(request: web.Request) -> web.StreamResponse:
+    """Server-Sent Events: the board now, then again whenever it changes. A client that
+    does not ask for an event stream (Accept) gets the one event and the end of it."""
+    p = principal(request)
+    feed = request.app[READINESS_FEED]
+    follow = "text/event-stream" in request.headers.get("Accept", "")
+    wake = feed.listen()
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": "text/event-stream; charset=utf-8",
+            "Cache-Control": "no-store",
+            "X-Accel-Buffering": "no",  # nginx: do not hold the stream back
+        }
+    )
+    try:
+        await response.prepare(request)
+        last: dict[str, Any] | None = None
+        while not feed.closing:
+            data = await board_data(request.app, p)
+            if last is None or {**data, "now": None} != {**last, "now": None}:
+                await response.write(_sse("board", data))
+                last = data
+            else:
+                await response.write(b": tick\n\n")  # keeps proxies from closing the stream
+            if not follow:
+                break
+            await wake.wait()
+            wake.clear()
+    except ConnectionResetError:
+        pass  # the page went away; the next write told us
+    finally:
+        feed.forget(wake)
+    return response
 
 
 # The holiday calendar ----------------------------------------------------------------------
@@ -225,12 +368,33 @@ async def delete_calendar_day(request: web.Request) -> web.StreamResponse:
 
 @requires(Perm.SESSIONS_READ)
 async def calendar_ics(request: web.Request) -> web.StreamResponse:
-    p = principal(request)
-    now = request.app[CLOCK]()
-    host = urlsplit(request.app[CONFIG].public_base_url).hostname or "tiepdan"
+    return _ics_response(await _render_feed(request, principal(request), request.app[CLOCK]()))
+
+
+def ics_token(secret: str, account: Account) -> str:
+    """A feed link for calendar programs, which send no cookie: the account id and an HMAC
+    over it and the time of the last password change, so changing the password revokes it."""
+    message = f"ics:{account.id}:{account.password_changed_at.isoformat()}".encode()
+    mac = hmac.new(secret.encode(), message, hashlib.sha256).digest()[:20]
+    return f"{account.id}-{base64.urlsafe_b64encode(mac).decode().rstrip('=')}"
+
+
+async def _token_account(request: web.Request, token: str) -> Account:
+    head, _, _ = token.partition("-")
+    gone = NotFound("Liên kết lịch không hợp lệ hoặc đã bị thu hồi.")
+    if not head.isdigit() or len(token) > 100:
+        raise gone
     async with request.app[DB]() as db:
-        events = await ical.feed(db, p, now, host)
-    body = ical.render(events, now, f"Lịch tiếp công dân – {p.full_name}")
+        account = await db.get(Account, int(head), options=[selectinload(Account.roles)])
+    secret = request.app[CONFIG].secret_key
+    if account is None or not account.active:
+        raise gone
+    if not hmac.compare_digest(ics_token(secret, account), token):
+        raise gone
+    return account
+
+
+def _ics_response(body: bytes) -> web.Response:
     return web.Response(
         body=body,
         headers={
@@ -239,6 +403,37 @@ async def calendar_ics(request: web.Request) -> web.StreamResponse:
             "Cache-Control": "private, no-store",
         },
     )
+
+
+async def _render_feed(request: web.Request, p: Principal, now: datetime) -> bytes:
+    host = urlsplit(request.app[CONFIG].public_base_url).hostname or "tiepdan"
+    async with request.app[DB]() as db:
+        events = await ical.feed(db, p, now, host)
+    return ical.render(events, now, f"Lịch tiếp công dân – {p.full_name}")
+
+
+@public  # the signed token in the path stands for the cookie
+async def calendar_ics_signed(request: web.Request) -> web.StreamResponse:
+    account = await _token_account(request, request.match_info["token"])
+    async with request.app[DB]() as db:
+        p = await principal_for(db, account)
+    return _ics_response(await _render_feed(request, p, request.app[CLOCK]()))
+
+
+async def ics_link(request: web.Request, p: Principal) -> str:
+    """The caller's subscribable feed address."""
+    async with request.app[DB]() as db:
+        account = await db.get(Account, p.account_id)
+    if account is None:
+        raise NotFound("Không tìm thấy tài khoản.")
+    base = request.app[CONFIG].public_base_url.rstrip("/") or f"{request.scheme}://{request.host}"
+    token = ics_token(request.app[CONFIG].secret_key, account)
+    return f"{base}/api/v1/calendar/{token}.ics"
+
+
+@requires(Perm.SESSIONS_READ)
+async def calendar_link(request: web.Request) -> web.StreamResponse:
+    return ok({"url": await ics_link(request, principal(request))})
 
 
 # Leaders' duties ---------------------------------------------------------------------------
@@ -322,7 +517,14 @@ async def read_notification(request: web.Request) -> web.StreamResponse:
     return ok(_notification(row, tz))
 
 
+async def _close_streams(app: web.Application) -> None:
+    feed = app.get(READINESS_FEED)
+    if feed is not None:
+        feed.close_streams()
+
+
 def setup(app: web.Application) -> None:
+    app.on_shutdown.append(_close_streams)
     r = app.router
     r.add_get("/api/v1/sessions/{id:\\d+}/readiness", session_readiness)
     r.add_post("/api/v1/endpoints/{id:\\d+}/readiness-checks", submit_check)
@@ -330,6 +532,10 @@ def setup(app: web.Application) -> None:
     r.add_put("/api/v1/calendar-days/{date}", put_calendar_day)
     r.add_delete("/api/v1/calendar-days/{date}", delete_calendar_day)
     r.add_get("/api/v1/calendar.ics", calendar_ics)
+    r.add_get("/api/v1/calendar/link", calendar_link)
+    r.add_get("/api/v1/calendar/{token:[0-9]+-[A-Za-z0-9_-]+}.ics", calendar_ics_signed)
+    r.add_get("/api/v1/readiness", readiness_board)
+    r.add_get("/api/v1/readiness/stream", readiness_stream)
     r.add_get("/api/v1/reports/leader-duties", leader_duties)
     r.add_get("/api/v1/notifications", list_notifications)
     r.add_post("/api/v1/notifications/{id:\\d+}/read", read_notification)

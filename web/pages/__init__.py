@@ -7,7 +7,16 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from web.pages import admin_accounts, admin_units, auditlog, casefiles, receptions, shell
+from web.pages import (
+    admin_accounts,
+    admin_units,
+    auditlog,
+    calendar,
+    casefiles,
+    readiness,
+    receptions,
+    shell,
+)
 from web.pages.shell import context, render_error, setup_filters
 
 __all__ = ["context", "render_error", "setup", "setup_filters"]
@@ -16,3 +25,5 @@ __all__ = ["context", "render_error", "setup", "setup_filters"]
 def setup(app: web.Application) -> None:
     for module in (shell, receptions, casefiles, admin_units, admin_accounts, auditlog):
         module.setup(app)
+    readiness.setup(app)
+    calendar.setup(app)

@@ -12,6 +12,7 @@ from sessions.access import WITHHELD, Perm
 from sessions.db import transaction
 from sessions.models import CaseKind, CaseStatus
 from web.api.cases import audit_identities, view_case
+from web.exports import export_views
 from web.http import principal, requires
 from web.keys import DB
 from web.pages import lookup
@@ -51,6 +52,7 @@ async def case_detail(request: web.Request) -> web.StreamResponse:
     async with request.app[DB]() as db:
         unit = await lookup.unit_names(db, [view.case.handling_unit_id])
         recs = await case_attachment_views(db, principal(request), view.case.id, request)
+        exported = await export_views(db, request, case_id=view.case.id)
     return render(
         "cases/detail.html",
         request,
@@ -59,6 +61,8 @@ async def case_detail(request: web.Request) -> web.StreamResponse:
             "c": view.case,
             "unit": unit.get(view.case.handling_unit_id, ""),
             "recordings": recs,
+            "exports": exported,
+            "export_sessions": sorted({a["session_id"] for a in recs}),
         },
     )
 

@@ -100,6 +100,13 @@ OBJECT_TYPES = {
     "session": "Phiên",
 }
 
+READINESS_STATES = {
+    "pending": "Chưa kiểm tra",
+    "passed": "Đạt",
+    "failed": "Không đạt",
+    "overdue": "Quá hạn",
+}
+
 # One mapping for the templates: `labels.case_kind[c.kind]`.
 ALL = {
     "role": ROLE_NAMES,
@@ -111,4 +118,5 @@ ALL = {
     "citizen_role": CITIZEN_ROLES,
     "audit_action": AUDIT_ACTIONS,
     "object_type": OBJECT_TYPES,
+    "readiness_state": READINESS_STATES,
 }

@@ -11,6 +11,7 @@ from sessions import receptions
 from sessions.access import PROTECTED_KINDS, Perm, Principal
 from sessions.cases import is_cleared
 from sessions.models import AgendaItem, Attendee, CaseFile, ReceptionSession, SessionState
+from web.exports import export_views
 from web.http import principal, requires
 from web.keys import DB
 from web.pages import lookup
@@ -96,6 +97,9 @@ async def session_detail(request: web.Request) -> web.StreamResponse:
             "attendees": await _attendees(db, s.attendees),
             "agenda": await _agenda(db, p, s),
             "can_read_cases": p.can(Perm.CASES_READ),
+            "exports": await export_views(db, request, session_id=s.id)
+            if p.can(Perm.CASES_READ)
+            else [],
         }
     return render("sessions/detail.html", request, data)
 

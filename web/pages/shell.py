@@ -12,11 +12,13 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
+from scheduling import notify
 from sessions.access import Perm, Principal
+from sessions.models import Role
 from web import auth
 from web.config import Config
 from web.http import principal, public, redirect, requires
-from web.keys import CONFIG, CSRF, METRICS, PRINCIPAL
+from web.keys import CONFIG, CSRF, DB, METRICS, PRINCIPAL
 from web.pages.labels import ALL as LABELS
 from web.pages.labels import ROLE_NAMES
 
@@ -26,11 +28,15 @@ class NavItem:
     href: str
     label: str
     perm: Perm | None
+    role: Role | None = None  # and, when set, only accounts holding this role
 
 
 NAV = (
     NavItem("/", "Trang chủ", None),
     NavItem("/sessions", "Phiên tiếp công dân", Perm.SESSIONS_READ),
+    NavItem("/calendar", "Lịch", Perm.SESSIONS_READ),
+    NavItem("/readiness/check", "Kiểm tra kết nối", Perm.SESSIONS_READ, Role.FOCAL_STAFF),
+    NavItem("/readiness", "Sẵn sàng điểm cầu", Perm.SESSIONS_WRITE),
     NavItem("/cases", "Hồ sơ vụ việc", Perm.CASES_READ),
     NavItem("/citizens", "Công dân", Perm.CITIZENS_READ),
     NavItem("/admin/units", "Đơn vị", Perm.UNITS_WRITE),
@@ -43,7 +49,18 @@ NAV = (
 def nav_for(p: Principal | None) -> list[NavItem]:
     if p is None:
         return []
-    return [n for n in NAV if n.perm is None or p.can(n.perm)]
+    return [
+        n
+        for n in NAV
+        if (n.perm is None or p.can(n.perm)) and (n.role is None or n.role in p.roles)
+    ]
+
+
+async def _unread(request: web.Request, p: Principal | None) -> int:
+    if p is None:
+        return 0
+    async with request.app[DB]() as db:
+        return await notify.unread_count(db, p.account_id)
 
 
 async def context(request: web.Request) -> dict[str, Any]:
@@ -52,6 +69,7 @@ async def context(request: web.Request) -> dict[str, Any]:
         "me": p,
         "csrf_token": request.get(CSRF, ""),
         "nav": nav_for(p),
+        "unread_notifications": await _unread(request, p),
         "path": request.path,
         "query": request.query,
         "role_names": ROLE_NAMES,
