@@ -28,6 +28,30 @@ class Thresholds:
 
 
 @dataclass(frozen=True, slots=True)
+class SmtpConfig:
+    """Where reminders go by e-mail. Absent (None on `SchedulingConfig.smtp`): in the app only."""
+
+    host: str
+    port: int = 587
+    username: str | None = None
+    password: str | None = None
+    # The From header: "tcd@example.gov.vn" or "Ban Tiếp công dân <tcd@example.gov.vn>".
+    sender: str = "tiepdan@localhost"
+    starttls: bool = True
+    timeout: float = 30.0  # seconds, for each blocking socket operation
+    # A mail that fails is tried again on later ticks, this many times in all.
+    max_attempts: int = 5
+
+    def __post_init__(self) -> None:
+        if not self.host or not 1 <= self.port <= 65535:
+            raise ValueError(f"SMTP server must be a host and a port: {self.host!r}:{self.port}")
+        if self.timeout <= 0 or self.max_attempts < 1:
+            raise ValueError(
+                f"SMTP timeout must be > 0 and attempts >= 1: {self.timeout}, {self.max_attempts}"
+            )
+
+
+@dataclass(frozen=True, slots=True)
 class SchedulingConfig:
     time_zone: str = "Asia/Ho_Chi_Minh"
     # Endpoints are connected and tested before 15:00 of the day before (DOMAIN.md).
@@ -47,6 +71,8 @@ class SchedulingConfig:
     check_seconds: float = 10.0
     # No returned picture and sound within this long: the check fails (the media is not back).
     check_media_timeout_seconds: float = 20.0
+    # Reminders and alerts are also e-mailed when this is set.
+    smtp: SmtpConfig | None = None
 
     def __post_init__(self) -> None:
         if not 0 <= self.deadline_hour <= 23 or not 0 <= self.deadline_minute <= 59:

@@ -1,32 +1,41 @@
 """Readiness reminders: a lead time before the deadline the focal staff of endpoints not yet
 passed are reminded; at the deadline the session's reception officer is alerted to each
 overdue endpoint. Each reminder is recorded (`reminders_sent`) and so sent once, across
-restarts; a reschedule (a new deadline) reminds again. Time comes from the injected clock."""
+restarts; a reschedule (a new deadline) reminds again. Time comes from the injected clock.
+
+With a `Mailer`, each reminder is also e-mailed to those of its recipients who have an address:
+the mails are written with the reminder (`reminder_mails`, an outbox) and delivered after that
+commits; a failed one is logged, recorded on its row and tried again on later ticks, up to
+`SmtpConfig.max_attempts` times, while the session has not started."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import smtplib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
 from scheduling import notify
 from scheduling.config import SchedulingConfig
+from scheduling.mail import Mailer
 from scheduling.readiness import deadline_of
 from sessions.db import transaction
 from sessions.models import (
+    Account,
     Endpoint,
     Readiness,
     ReadinessState,
     ReceptionSession,
     ReminderKind,
+    ReminderMail,
     SentReminder,
     SessionState,
 )
@@ -41,6 +50,8 @@ HORIZON = timedelta(days=40)
 class TickResult:
     reminders: int = 0
     alerts: int = 0
+    mails: int = 0  # e-mails delivered in this pass
+    mail_failures: int = 0  # e-mails tried and not accepted in this pass
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,8 +73,10 @@ class ReminderService:
         clock: Clock,
         config: SchedulingConfig,
         log: logging.Logger | None = None,
+        mailer: Mailer | None = None,
     ) -> None:
         self._factory = factory
+        self._mailer = mailer
         self._clock = clock
         self._config = config
         self._log = log or logging.getLogger("tiepdan.scheduling")
@@ -102,7 +115,9 @@ class ReminderService:
         for s in sessions:
             r, a = await self._session(s, now)
             reminders, alerts = reminders + r, alerts + a
-        return TickResult(reminders, alerts)
+        # After every session's reminders have committed (side effects after commit).
+        mails, failures = await self._deliver(now) if self._mailer else (0, 0)
+        return TickResult(reminders, alerts, mails, failures)
 
     async def _upcoming(self, db: AsyncSession, now: datetime) -> list[ReceptionSession]:
         rows = await db.scalars(
@@ -171,17 +186,18 @@ class ReminderService:
         else:
             to = await notify.officers_of(db, d.session)
         count = await notify.send(db, to, self._text(d), d.kind.value, now, d.session.id)
-        db.add(
-            SentReminder(
-                kind=d.kind,
-                session_id=d.session.id,
-                endpoint_id=d.endpoint.id,
-                deadline=d.deadline,
-                sent_at=now,
-                recipients=count,
-            )
+        sent = SentReminder(
+            kind=d.kind,
+            session_id=d.session.id,
+            endpoint_id=d.endpoint.id,
+            deadline=d.deadline,
+            sent_at=now,
+            recipients=count,
         )
+        db.add(sent)
         await db.flush()
+        if self._mailer is not None:
+            await self._enqueue(db, sent, to, d, now)
         self._log.info(
             "readiness reminder sent",
             extra={
@@ -194,6 +210,95 @@ class ReminderService:
             },
         )
         return True
+
+    async def _enqueue(
+        self, db: AsyncSession, sent: SentReminder, to: list[int], d: _Due, now: datetime
+    ) -> None:
+        """The reminder's e-mails, to recipients with an address; delivered after commit."""
+        accounts = await db.scalars(select(Account).where(Account.id.in_(to), Account.email != ""))
+        subject, body = _subject(d), self._text(d)
+        db.add_all(
+            ReminderMail(
+                reminder_id=sent.id,
+                account_id=a.id,
+                address=a.email.strip(),
+                subject=subject,
+                body=body,
+                created_at=now,
+            )
+            for a in accounts
+            if a.email.strip()
+        )
+        await db.flush()
+
+    async def _deliver(self, now: datetime) -> tuple[int, int]:
+        """Every mail not yet delivered, still worth sending, with attempts left."""
+        assert self._mailer is not None
+        limit = self._mailer.max_attempts
+        async with self._factory() as db:
+            pending = list(
+                await db.execute(
+                    select(ReminderMail.id, ReminderMail.attempts, Account.full_name)
+                    .join(SentReminder, SentReminder.id == ReminderMail.reminder_id)
+                    .join(ReceptionSession, ReceptionSession.id == SentReminder.session_id)
+                    .join(Account, Account.id == ReminderMail.account_id)
+                    .where(
+                        ReminderMail.delivered_at.is_(None),
+                        ReminderMail.attempts < limit,
+                        ReceptionSession.starts_at > now,  # a reminder after the start is noise
+                    )
+                    .order_by(ReminderMail.id)
+                )
+            )
+        delivered = failed = 0
+        for mail_id, attempts, name in pending:
+            ok = await self._deliver_one(mail_id, attempts, name, now)
+            if ok is not None:
+                delivered, failed = delivered + ok, failed + (not ok)
+        return delivered, failed
+
+    async def _deliver_one(
+        self, mail_id: int, attempts: int, name: str, now: datetime
+    ) -> bool | None:
+        """True when accepted, False when not, None when another process took it first."""
+        assert self._mailer is not None
+        # Claim the attempt before sending: two processes never send the same mail at once,
+        # and a crash mid-send costs an attempt rather than looping forever.
+        async with transaction(self._factory) as db:
+            claimed = await db.execute(
+                update(ReminderMail)
+                .where(
+                    ReminderMail.id == mail_id,
+                    ReminderMail.attempts == attempts,
+                    ReminderMail.delivered_at.is_(None),
+                )
+                .values(attempts=attempts + 1)
+            )
+            if claimed.rowcount != 1:  # type: ignore[attr-defined]
+                return None
+            mail = await db.get(ReminderMail, mail_id)
+            assert mail is not None
+        error = await self._try_send(mail, name, now)
+        async with transaction(self._factory) as db:
+            values = {"last_error": error} if error else {"delivered_at": now, "last_error": None}
+            await db.execute(update(ReminderMail).where(ReminderMail.id == mail_id).values(values))
+        return error is None
+
+    async def _try_send(self, mail: ReminderMail, name: str, now: datetime) -> str | None:
+        """None when the server accepted the mail, else why not."""
+        assert self._mailer is not None
+        try:
+            await self._mailer.send(
+                self._mailer.compose(name, mail.address, mail.subject, mail.body, now)
+            )
+        except (OSError, ValueError, smtplib.SMTPException) as exc:
+            self._log.warning(
+                "reminder e-mail not delivered",
+                extra={"event": {"mail": mail.id, "attempt": mail.attempts, "error": str(exc)}},
+            )
+            return f"{type(exc).__name__}: {exc}"[:1000]
+        self._log.info("reminder e-mailed", extra={"event": {"mail": mail.id}})
+        return None
 
     def _text(self, d: _Due) -> str:
         tz = self._config.tz
@@ -217,6 +322,12 @@ class ReminderService:
             f"Quá hạn: {d.endpoint.name} {what} kết nối cho {session}; hạn là {due:%H:%M} "
             f"ngày {due:%d/%m/%Y}.{phone}"
         )
+
+
+def _subject(d: _Due) -> str:
+    if d.kind is ReminderKind.OVERDUE_ALERT:
+        return f"Quá hạn kiểm tra kết nối: {d.endpoint.name}"
+    return f"Nhắc kiểm tra kết nối: {d.endpoint.name} – {d.session.title}"
 
 
 def _is_reminder(d: _Due) -> bool:

@@ -680,3 +680,27 @@ class ExportRecord(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column()
+
+
+# Reminders by e-mail (issue 5) -------------------------------------------------------------
+
+
+class ReminderMail(Base):
+    """One e-mail of a sent reminder to one account: written with the reminder (an outbox),
+    delivered after the commit, and tried again on later ticks until `delivered_at` is set or
+    `attempts` reaches the configured limit. The in-app notification is never sent again."""
+
+    __tablename__ = "reminder_mails"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reminder_id: Mapped[int] = mapped_column(
+        ForeignKey("reminders_sent.id", ondelete="CASCADE"), index=True
+    )
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    address: Mapped[str] = mapped_column(String(200))
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(index=True)

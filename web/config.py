@@ -7,13 +7,14 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
+from email.utils import parseaddr
 from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bridge.config import BridgeConfig, IceServer
 from recording.config import MiB, RecordingConfig, setting_name
-from scheduling.config import DeadlineMode, SchedulingConfig
+from scheduling.config import DeadlineMode, SchedulingConfig, SmtpConfig
 from sessions.db import DatabaseConfig
 
 # `Config.recording` left at this default is derived from `storage_url` and `var_dir`.
@@ -206,4 +207,32 @@ def _scheduling(env: Mapping[str, str], tz: str) -> SchedulingConfig:
         deadline_minute=int(mm),
         deadline_mode=DeadlineMode(mode),
         reminder_lead=timedelta(minutes=lead),
+        smtp=_smtp(env),
+    )
+
+
+def _smtp(env: Mapping[str, str]) -> SmtpConfig | None:
+    """E-mail for reminders; none (in the app only) unless TIEPDAN_SMTP_HOST is set."""
+    host = env.get("TIEPDAN_SMTP_HOST", "").strip()
+    if not host:
+        return None
+    if "/" in host or any(c.isspace() for c in host):
+        raise ConfigError(f"TIEPDAN_SMTP_HOST must be a host name or address: {host!r}")
+    username = env.get("TIEPDAN_SMTP_USERNAME") or None
+    password = env.get("TIEPDAN_SMTP_PASSWORD") or None
+    if password and not username:
+        raise ConfigError("TIEPDAN_SMTP_PASSWORD is set without TIEPDAN_SMTP_USERNAME")
+    sender = env.get("TIEPDAN_SMTP_FROM", "").strip()
+    _, addr = parseaddr(sender)
+    if not sender or "@" not in addr or any(c in sender for c in "\r\n"):
+        raise ConfigError(
+            f"TIEPDAN_SMTP_FROM must be the sender's address, e.g. tcd@example.gov.vn: {sender!r}"
+        )
+    return SmtpConfig(
+        host=host,
+        port=_int(env, "TIEPDAN_SMTP_PORT", 587, 1, 65535),
+        username=username,
+        password=password,
+        sender=sender,
+        starttls=_flag(env, "TIEPDAN_SMTP_STARTTLS", True),
     )

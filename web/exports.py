@@ -48,7 +48,7 @@ from sessions.models import ExportRecord, ExportState, ReceptionSession, Recordi
 from web.auth import audit_context
 from web.http import ok, principal, requires
 from web.keys import CONFIG, DB
-from web.recordings import STORAGE
+from web.recordings import STORAGE, stream_stored
 from web.validation import Fields, path_id, read_json
 
 log = logging.getLogger("tiepdan.export")
@@ -359,35 +359,16 @@ async def download_export(request: web.Request) -> web.StreamResponse:
 
 async def _stream(request: web.Request, row: ExportRecord) -> web.StreamResponse:
     assert row.storage_key is not None
-    chunks = request.app[EXPORTS].storage.backend.read_chunks(row.storage_key)
-    try:
-        first = await asyncio.to_thread(next, chunks, b"")
-    except (OSError, RecordingError) as exc:
-        log.error("export %s unreadable: %s", row.storage_key, exc)
-        raise Conflict("Kho lưu trữ không đọc được video.", {"storage_key": str(exc)}) from None
-    name = row.storage_key.rsplit("/", 1)[-1]
-    response = web.StreamResponse(
-        headers={
-            "Content-Type": "video/mp4",
-            "Content-Disposition": f'attachment; filename="{name}"',
-            "X-Content-SHA256": row.sha256 or "",
-            "Cache-Control": "no-store",
-        }
+    return await stream_stored(
+        request,
+        request.app[EXPORTS].storage,
+        row.storage_key,
+        "video/mp4",
+        row.size_bytes,
+        row.sha256,
+        False,
+        "Kho lưu trữ không đọc được video.",
     )
-    if row.size_bytes is not None:
-        response.content_length = row.size_bytes
-    await response.prepare(request)
-    chunk = first
-    try:
-        while chunk:
-            await response.write(chunk)
-            chunk = await asyncio.to_thread(next, chunks, b"")
-    finally:
-        close = getattr(chunks, "close", None)
-        if close is not None:
-            await asyncio.to_thread(close)
-    await response.write_eof()
-    return response
 
 
 async def export_views(

@@ -682,24 +682,49 @@ async def download(request: web.Request) -> web.StreamResponse:
 async def _stream(
     request: web.Request, storage: Storage, row: RecordingRecord, inline: bool
 ) -> web.StreamResponse:
-    chunks = storage.backend.read_chunks(row.storage_key)
+    name = row.storage_key.rsplit("/", 1)[-1]
+    media_type = _MEDIA_TYPES.get(name[name.rfind(".") :], "application/octet-stream")
+    return await stream_stored(
+        request,
+        storage,
+        row.storage_key,
+        media_type,
+        row.size_bytes,
+        row.sha256,
+        inline,
+        "Kho lưu trữ không đọc được bản ghi.",
+    )
+
+
+async def stream_stored(
+    request: web.Request,
+    storage: Storage,
+    key: str,
+    media_type: str,
+    size: int | None,
+    sha256: str | None,
+    inline: bool,
+    unreadable: str,
+) -> web.StreamResponse:
+    """Stream an object from the store, its hash in a header; a store that cannot be read
+    is a 409 with `unreadable` (Vietnamese) before anything is sent."""
+    chunks = storage.backend.read_chunks(key)
     try:
         first = await asyncio.to_thread(next, chunks, b"")
     except (OSError, RecordingError) as exc:
-        log.error("recording %s unreadable: %s", row.storage_key, exc)
-        raise Conflict("Kho lưu trữ không đọc được bản ghi.", {"storage_key": str(exc)}) from None
-    name = row.storage_key.rsplit("/", 1)[-1]
-    suffix = name[name.rfind(".") :]
+        log.error("%s unreadable: %s", key, exc)
+        raise Conflict(unreadable, {"storage_key": str(exc)}) from None
+    name = key.rsplit("/", 1)[-1]
     response = web.StreamResponse(
         headers={
-            "Content-Type": _MEDIA_TYPES.get(suffix, "application/octet-stream"),
+            "Content-Type": media_type,
             "Content-Disposition": f'{"inline" if inline else "attachment"}; filename="{name}"',
-            "X-Content-SHA256": row.sha256 or "",
+            "X-Content-SHA256": sha256 or "",
             "Cache-Control": "no-store",
         }
     )
-    if row.size_bytes is not None:
-        response.content_length = row.size_bytes
+    if size is not None:
+        response.content_length = size
     await response.prepare(request)
     chunk = first
     try:

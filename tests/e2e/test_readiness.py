@@ -16,11 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from scheduling.config import SchedulingConfig
-from tests.e2e.live import LiveServer, live_config
-from tests.e2e.test_room import CHROMIUM, CHROMIUM_ARGS
+from tests.e2e.live import LiveServer, chromium, live_config
 from tests.support import DEMO_PASSWORD, FakeClock
 
 pytestmark = pytest.mark.browser
@@ -50,10 +49,8 @@ def base_url(tmp_path_factory: pytest.TempPathFactory, clock: FakeClock) -> Iter
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield chromium
-        chromium.close()
+    with chromium(media=True) as b:
+        yield b
 
 
 class User:

@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.live import LiveServer, live_config
-from tests.e2e.test_room import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, HOOK, WAIT_MS, Seat
+from tests.e2e.live import LiveServer, chromium, live_config
+from tests.e2e.test_room import ARTIFACTS, HOOK, WAIT_MS, Seat
 from web.config import Config
 
 pytestmark = pytest.mark.browser
@@ -41,13 +41,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Conf
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    pw: Playwright = sync_playwright().start()
-    try:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield chromium
-        chromium.close()
-    finally:
-        pw.stop()
+    with chromium(media=True) as b:
+        yield b
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ from sqlalchemy.orm import selectinload
 from scheduling import board, calendar, duties, ical, notify, readiness
 from scheduling.checks import Figures
 from scheduling.config import SchedulingConfig
+from scheduling.mail import Mailer
 from scheduling.reminders import ReminderService
 from sessions import audit
 from sessions.access import Perm, Principal
@@ -108,7 +109,8 @@ READINESS_FEED = web.AppKey("readiness_feed", ReadinessFeed)
 async def scheduling_ctx(app: web.Application) -> AsyncIterator[None]:
     """Register after the database context: `app.cleanup_ctx.append(scheduling_ctx)`."""
     cfg = scheduling_config(app)
-    service = ReminderService(app[DB], app[CLOCK], cfg, log)
+    mailer = Mailer(cfg.smtp, log) if cfg.smtp is not None else None
+    service = ReminderService(app[DB], app[CLOCK], cfg, log, mailer)
     feed = ReadinessFeed(cfg.board_tick_seconds)
     app[REMINDERS] = service
     app[READINESS_FEED] = feed
