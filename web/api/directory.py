@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from sessions import accounts, audit, units
 from sessions.access import Perm
+from sessions.audit import AuditContext
 from sessions.db import transaction
-from sessions.models import Role
+from sessions.models import Account, Role
 from web import serialize
 from web.auth import audit_context, end_sessions
 from web.http import ok, principal, requires
@@ -194,20 +196,48 @@ def _account_input(f: Fields, creating: bool) -> accounts.AccountInput:
     return data
 
 
+async def record_account_created(db: AsyncSession, ctx: AuditContext, row: Account) -> None:
+    roles = {"roles": sorted(r.value for r in row.role_set)}
+    await audit.record(db, ctx, "account.create", "account", row.id, row.unit_id, roles)
+
+
+async def record_password_set(db: AsyncSession, ctx: AuditContext, row: Account) -> None:
+    """A new password is audited and ends every session the account had."""
+    await audit.record(db, ctx, "account.password", "account", row.id, row.unit_id)
+    await end_sessions(db, row.id)
+
+
+async def record_account_updated(
+    db: AsyncSession,
+    ctx: AuditContext,
+    row: Account,
+    roles_before: frozenset[Role],
+    fields: list[str],
+    password_set: bool,
+) -> None:
+    """The audit trail of an account change (API and admin pages alike): the change, a role
+    change on its own record, a new password; a locked account loses its sessions."""
+    await audit.record(
+        db, ctx, "account.update", "account", row.id, row.unit_id, {"fields": fields}
+    )
+    if row.role_set != roles_before:
+        change = {
+            "before": sorted(r.value for r in roles_before),
+            "after": sorted(r.value for r in row.role_set),
+        }
+        await audit.record(db, ctx, "account.roles", "account", row.id, row.unit_id, change)
+    if password_set:
+        await record_password_set(db, ctx, row)
+    elif not row.active:
+        await end_sessions(db, row.id)
+
+
 @requires(Perm.ACCOUNTS_WRITE)
 async def create_account(request: web.Request) -> web.StreamResponse:
     data = _account_input(Fields(await read_json(request), ACCOUNT_FIELDS), True)
     async with transaction(request.app[DB]) as db:
         row = await accounts.create_account(db, principal(request), data)
-        await audit.record(
-            db,
-            audit_context(request),
-            "account.create",
-            "account",
-            row.id,
-            row.unit_id,
-            {"roles": sorted(r.value for r in row.role_set)},
-        )
+        await record_account_created(db, audit_context(request), row)
     return ok(serialize.account(row, request.app[CONFIG].tz), 201)
 
 
@@ -216,39 +246,12 @@ async def update_account(request: web.Request) -> web.StreamResponse:
     data = _account_input(Fields(await read_json(request), ACCOUNT_FIELDS), False)
     async with transaction(request.app[DB]) as db:
         row, before = await accounts.update_account(db, principal(request), path_id(request), data)
-        ctx = audit_context(request)
-        await audit.record(
-            db,
-            ctx,
-            "account.update",
-            "account",
-            row.id,
-            row.unit_id,
-            {
-                "fields": sorted(
-                    k
-                    for k in ACCOUNT_FIELDS
-                    if getattr(data, k, None) is not None and k != "password"
-                )
-            },
+        fields = sorted(
+            k for k in ACCOUNT_FIELDS if getattr(data, k, None) is not None and k != "password"
         )
-        if row.role_set != before:
-            await audit.record(
-                db,
-                ctx,
-                "account.roles",
-                "account",
-                row.id,
-                row.unit_id,
-                {
-                    "before": sorted(r.value for r in before),
-                    "after": sorted(r.value for r in row.role_set),
-                },
-            )
-        if data.password is not None:
-            await audit.record(db, ctx, "account.password", "account", row.id, row.unit_id)
-        if data.password is not None or data.active is False:
-            await end_sessions(db, row.id)
+        await record_account_updated(
+            db, audit_context(request), row, before, fields, data.password is not None
+        )
     return ok(serialize.account(row, request.app[CONFIG].tz))
 
 

@@ -8,10 +8,15 @@ from functools import partial
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sessions import accounts, audit
+from sessions import accounts
 from sessions.access import Perm
 from sessions.models import Account, Role
-from web.auth import audit_context, end_sessions
+from web.api.directory import (
+    record_account_created,
+    record_account_updated,
+    record_password_set,
+)
+from web.auth import audit_context
 from web.http import principal, requires
 from web.keys import DB
 from web.pages import lookup
@@ -81,9 +86,7 @@ async def account_create(request: web.Request) -> web.StreamResponse:
 
     async def work(db: AsyncSession) -> str:
         row = await accounts.create_account(db, principal(request), data)
-        detail = {"roles": _roles(row)}
-        ctx = audit_context(request)
-        await audit.record(db, ctx, "account.create", "account", row.id, row.unit_id, detail)
+        await record_account_created(db, audit_context(request), row)
         return f"/admin/accounts/{row.id}?saved=1"
 
     return await save(request, form, work, partial(_accounts_page, request))
@@ -120,26 +123,8 @@ async def account_edit(request: web.Request) -> web.StreamResponse:
     return await _account_page(request, path_id(request), None, 200)
 
 
-async def _audit_update(
-    request: web.Request, db: AsyncSession, row: Account, before: frozenset[Role]
-) -> None:
-    ctx = audit_context(request)
-    fields = {
-        "fields": [
-            "active",
-            "email",
-            "endpoint_id",
-            "full_name",
-            "phone",
-            "roles",
-            "title",
-            "unit_id",
-        ]
-    }
-    await audit.record(db, ctx, "account.update", "account", row.id, row.unit_id, fields)
-    if row.role_set != before:
-        change = {"before": sorted(r.value for r in before), "after": _roles(row)}
-        await audit.record(db, ctx, "account.roles", "account", row.id, row.unit_id, change)
+# The edit form always sends every field it has.
+FORM_FIELDS = ["active", "email", "endpoint_id", "full_name", "phone", "roles", "title", "unit_id"]
 
 
 @requires(Perm.ACCOUNTS_WRITE)
@@ -149,9 +134,7 @@ async def account_update(request: web.Request) -> web.StreamResponse:
 
     async def work(db: AsyncSession) -> str:
         row, before = await accounts.update_account(db, principal(request), account_id, data)
-        await _audit_update(request, db, row, before)
-        if not row.active:
-            await end_sessions(db, row.id)
+        await record_account_updated(db, audit_context(request), row, before, FORM_FIELDS, False)
         return f"/admin/accounts/{row.id}?saved=1"
 
     return await save(request, form, work, partial(_account_page, request, account_id))
@@ -167,9 +150,7 @@ async def account_password(request: web.Request) -> web.StreamResponse:
     async def work(db: AsyncSession) -> str:
         row = await accounts.get_account(db, principal(request), account_id)
         accounts.set_password(row, password or "")
-        ctx = audit_context(request)
-        await audit.record(db, ctx, "account.password", "account", row.id, row.unit_id)
-        await end_sessions(db, row.id)
+        await record_password_set(db, audit_context(request), row)
         return f"/admin/accounts/{row.id}?password=1"
 
     async def rerender(pw_form: Form, status: int) -> web.StreamResponse:
