@@ -57,6 +57,10 @@ class PublishedTrack:
     Keyframe requests from any subscriber go back to the publisher through `send_pli`,
     at most one per `keyframe_request_interval`; a request inside the interval is kept
     and sent with the next packet after it (no timer needed).
+
+    A track nobody subscribes to (most endpoints' cameras, most of the time) is only
+    counted: its packets are not assembled into frames. A new subscriber asks for a key
+    frame, and the assembler starts afresh from it.
     """
 
     def __init__(
@@ -71,6 +75,7 @@ class PublishedTrack:
         self._clock = clock
         self._interval = config.keyframe_request_interval
         self._subscribers: list[FrameSubscriber] = []
+        self._reorder_wait = config.reorder_wait
         self._video = VideoAssembler(config.reorder_wait) if info.kind == "video" else None
         self._audio = AudioAssembler() if info.kind == "audio" else None
         self._last_pli = -1e9
@@ -85,6 +90,7 @@ class PublishedTrack:
         self.keyframe_requests_sent = 0
         self._level_sum = 0
         self._level_count = 0
+        self._idle = False  # packets went by unassembled: restart the assembler first
 
     # -- subscribers -------------------------------------------------------------
 
@@ -96,6 +102,11 @@ class PublishedTrack:
     def unsubscribe(self, subscriber: FrameSubscriber) -> None:
         if subscriber in self._subscribers:
             self._subscribers = [s for s in self._subscribers if s is not subscriber]
+
+    @property
+    def watched(self) -> bool:
+        """Does anyone take this track's frames?"""
+        return bool(self._subscribers)
 
     @property
     def subscribers(self) -> tuple[FrameSubscriber, ...]:
@@ -142,19 +153,40 @@ class PublishedTrack:
     ) -> None:
         """One RTP packet from the publisher (already unwrapped from RTX)."""
         self.packets += 1
+        if audio_level is not None:
+            self._level_sum += audio_level
+            self._level_count += 1
         if self._pli_pending and self._clock() - self._last_pli >= self._interval:
             self._pli_now()
+        if not self._subscribers:
+            self._count_idle(len(payload), marker, arrival)
+            return
+        if self._idle:
+            self._restart_assembly()
         try:
             frames = self._assemble(seq, timestamp, marker, payload, arrival)
         except ValueError as exc:
             self.malformed += 1
             logger.debug("%s: dropped RTP packet %d: %s", self.info.track_id, seq, exc)
             return
-        if audio_level is not None:
-            self._level_sum += audio_level
-            self._level_count += 1
         for frame in frames:
             self._deliver(frame)
+
+    def _count_idle(self, size: int, marker: bool, arrival: float) -> None:
+        """No subscriber: keep the figures (a frame ends with the marker bit; an Opus
+        packet is a frame) and nothing else."""
+        self._idle = True
+        frame_end = marker or self.info.kind == "audio"
+        self.frames += frame_end
+        self.rate.add(size, arrival, frames=frame_end)
+
+    def _restart_assembly(self) -> None:
+        self._idle = False
+        if self._video is not None:
+            self._video = VideoAssembler(self._reorder_wait)
+            self._video.need_keyframe = False  # `subscribe` has asked for one already
+        if self._audio is not None:
+            self._audio = AudioAssembler()
 
     def _assemble(
         self, seq: int, timestamp: int, marker: bool, payload: bytes, arrival: float

@@ -28,7 +28,7 @@ from aiortc.sdp import candidate_from_sdp
 from bridge.config import BridgeConfig
 from bridge.contracts import TrackInfo, TrackKind, TrackSource
 from bridge.forwarding import PublishedTrack, Slot, SlotRole
-from bridge.rtc import InboundTap, SlotSender, codec_preferences, remote_inbound
+from bridge.rtc import FastReceive, InboundTap, SlotSender, codec_preferences, remote_inbound
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +84,8 @@ class PeerLink:
         )
         self.published: dict[TrackSource, PublishedTrack] = {}
         self._taps: list[InboundTap] = []
+        self._fast_receive: FastReceive | None = None
+        self._senders: list[SlotSender] = []
         self.slots: list[Slot] = []
         self._published_transceivers: list[RTCRtpTransceiver] = []
         self._slot_transceivers: list[RTCRtpTransceiver] = []
@@ -136,7 +138,7 @@ class PeerLink:
             self._wake.set()
 
         track = PublishedTrack(info, self._config, want_pli)
-        tap = InboundTap(transceiver, track, self._config.remb)
+        tap = InboundTap(transceiver, track, self._config.remb, self._wake.set)
         self.published[source] = track
         self._taps.append(tap)
         self._published_transceivers.append(transceiver)
@@ -153,7 +155,9 @@ class PeerLink:
         def nack(packets: int) -> None:
             slot.packets_nacked += packets
 
-        slot.send_now = SlotSender(transceiver.sender, slot, keyframe_request, nack).send_now
+        sender = SlotSender(transceiver.sender, slot, keyframe_request, nack)
+        slot.send_now = sender.send_now
+        self._senders.append(sender)
         self.slots.append(slot)
         self._slot_transceivers.append(transceiver)
 
@@ -180,13 +184,17 @@ class PeerLink:
     def _state_changed(self) -> None:
         self.state = str(self.pc.connectionState)
         live = self.state == "connected"
+        if live:
+            if self._fast_receive is None:
+                self._fast_receive = FastReceive(self._taps)
+            self._fast_receive.install()
         for slot in self.slots:
             slot.set_live(live)
         self._on_state(self, self.state)
 
     async def _run_rtcp(self) -> None:
-        """Keyframe requests as soon as they are wanted; receiver reports about once a
-        second, jittered as RFC 3550 6.2 asks."""
+        """Keyframe requests, NACKs and REMBs as soon as they are due; receiver and
+        sender reports about once a second, jittered as RFC 3550 6.2 asks."""
         loop = asyncio.get_running_loop()
         next_report = loop.time() + 0.5 + random.random()
         while True:
@@ -194,11 +202,13 @@ class PeerLink:
                 await asyncio.wait_for(self._wake.wait(), max(0.0, next_report - loop.time()))
             self._wake.clear()
             for tap in self._taps:
-                await tap.send_pli()
+                await tap.send_feedback()
             if loop.time() >= next_report:
                 next_report = loop.time() + 0.5 + random.random()
                 for tap in self._taps:
                     await tap.send_report()
+                for sender in self._senders:
+                    await sender.send_report()
 
     async def figures(self) -> dict[str, Any]:
         """RTT, loss, jitter, bitrate and frame rate of both directions, as plain data."""
@@ -236,6 +246,8 @@ class PeerLink:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._rtcp_task
             self._rtcp_task = None
+        if self._fast_receive is not None:
+            self._fast_receive.uninstall()
         for track in self.published.values():
             track.end()
         for slot in self.slots:

@@ -16,13 +16,15 @@ small protocols (`RtpReceiver._handle_rtp_packet`, `_handle_rtcp_packet`, and th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import struct
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any, Protocol
 
+import pylibsrtp
 from aioice.ice import StunProtocol
 from aiortc import RTCRtpSender, RTCRtpTransceiver
 from aiortc.codecs import is_rtx
@@ -35,26 +37,29 @@ from aiortc.rtcrtpparameters import (
     RTCRtpReceiveParameters,
     RTCRtpSendParameters,
 )
-from aiortc.rtcrtpreceiver import NackGenerator, StreamStatistics
 from aiortc.rtcrtpsender import random_sequence_number
 from aiortc.rtp import (
     RTCP_PSFB_APP,
     RTCP_PSFB_FIR,
     RTCP_PSFB_PLI,
     RTCP_RTPFB_NACK,
+    RtcpByePacket,
     RtcpPsfbPacket,
     RtcpReceiverInfo,
     RtcpRrPacket,
     RtcpRtpfbPacket,
+    RtcpSdesPacket,
+    RtcpSenderInfo,
+    RtcpSourceInfo,
     RtcpSrPacket,
     RtpPacket,
     pack_remb_fci,
-    unwrap_rtx,
 )
 from aiortc.utils import random32
 
 from bridge.contracts import TrackKind
 from bridge.forwarding import PublishedTrack
+from bridge.rtp import MissingPackets, ReceiveStats, RtpView, parse_rtp
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +69,7 @@ FORWARDED_MIME_TYPES = {"audio": ("audio/opus",), "video": ("video/VP8", "video/
 
 MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
 ABS_SEND_TIME_URI = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
+AUDIO_LEVEL_URI = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
 NTP_EPOCH_OFFSET = 2_208_988_800  # seconds from 1900 (NTP) to 1970 (Unix), RFC 5905
 NTP_FRACTION = 1 << 32
 HEADER = struct.Struct("!BBHII")  # V/P/X/CC, M/PT, sequence number, timestamp, SSRC
@@ -126,38 +132,63 @@ class WindowRate:
             self._total -= entries.popleft()[1]
 
 
-def _patch(obj: object, name: str, value: Callable[..., Awaitable[None]]) -> None:
-    # A per-instance override of the method aiortc's transport calls (see module doc).
+def _patch(obj: object, name: str, value: Callable[..., Any]) -> None:
+    # A per-instance override of a method aiortc or aioice calls (see module doc).
     setattr(obj, name, value)
 
 
 class InboundTap:
-    """Takes over the RTP path of one aiortc receiver and feeds a `PublishedTrack`."""
+    """Takes over the RTP path of one aiortc receiver and feeds a `PublishedTrack`.
 
-    def __init__(self, transceiver: RTCRtpTransceiver, track: PublishedTrack, remb: bool) -> None:
+    Packets come two ways: as bytes from `FastReceive` (the usual way: read with
+    `rtp.parse_rtp`, no objects built) or as aiortc `RtpPacket`s from its transport (the
+    first packets of a stream, before its SSRC is known, and media relayed through TURN).
+    What must go back to the publisher (NACK, REMB, PLI) is noted here and sent by the
+    peer's RTCP task, which `wake` wakes: the receive path never awaits.
+    """
+
+    def __init__(
+        self,
+        transceiver: RTCRtpTransceiver,
+        track: PublishedTrack,
+        remb: bool,
+        wake: Callable[[], None],
+    ) -> None:
         self.track = track
         self._receiver = transceiver.receiver
         self._rtcp_ssrc: int = transceiver.sender._ssrc
+        self._wake = wake
         self._video = track.info.kind == "video"
-        self._nack = NackGenerator() if self._video else None
+        self._clock_rate = 90000 if self._video else 48000
+        self._missing = MissingPackets() if self._video else None
         self._remb = RemoteBitrateEstimator() if remb and self._video else None
         if self._remb is not None:
             self._remb.incoming_bitrate = WindowRate()  # type: ignore[assignment]
         self._remb_bytes = 0  # of the frame under way, for its one REMB sample
-        self._codecs: dict[int, Any] = {}
+        self._remb_due: tuple[int, list[int]] | None = None
+        self._payload_types: set[int] = set()
         self._rtx_apt: dict[int, int] = {}
         self._rtx_ssrc: dict[int, int] = {}
-        self._stats: StreamStatistics | None = None
+        self._abs_send_time_id = 0  # RFC 8285 ids as negotiated; 0 never matches
+        self._audio_level_id = 0
+        self._stats: ReceiveStats | None = None
         self.media_ssrc: int | None = None
         self._lsr: tuple[int, float] | None = None
         self.pli_wanted = False
+        self._nack_due = False
         self.nacks_sent = 0
         self.rtx_received = 0
+        self.packets_direct = 0  # from `FastReceive`
+        self.packets_via_aiortc = 0  # from aiortc's transport (TURN, or before the hook)
         self._original_receive = self._receiver.receive
         self._original_rtcp = self._receiver._handle_rtcp_packet
         _patch(self._receiver, "receive", self._receive)
         _patch(self._receiver, "_handle_rtp_packet", self._handle_rtp_packet)
         _patch(self._receiver, "_handle_rtcp_packet", self._handle_rtcp_packet)
+
+    @property
+    def receiver(self) -> Any:
+        return self._receiver
 
     async def _receive(self, parameters: RTCRtpReceiveParameters) -> None:
         await self._original_receive(parameters)
@@ -166,9 +197,14 @@ class InboundTap:
         for codec in parameters.codecs:
             if codec.payloadType is None:
                 continue
-            self._codecs[codec.payloadType] = codec
+            self._payload_types.add(codec.payloadType)
             if codec.mimeType.lower().endswith("/rtx"):
                 self._rtx_apt[codec.payloadType] = int(str(codec.parameters["apt"]))
+        for ext in parameters.headerExtensions:
+            if ext.uri == ABS_SEND_TIME_URI:
+                self._abs_send_time_id = ext.id
+            elif ext.uri == AUDIO_LEVEL_URI:
+                self._audio_level_id = ext.id
         router = self._receiver.transport._rtp_router
         for encoding in parameters.encodings:
             if encoding.rtx:
@@ -185,73 +221,104 @@ class InboundTap:
         await self._original_rtcp(packet)
 
     async def _handle_rtp_packet(self, packet: RtpPacket, arrival_time_ms: int) -> None:
-        codec = self._codecs.get(packet.payload_type)
-        if codec is None:
-            return
-        send_time = packet.extensions.abs_send_time
-        if self._remb is not None and send_time is not None:
-            # The estimator groups packets sent within 5 ms and uses each group's last
-            # packet and total size (aiortc `InterArrival`, after libwebrtc): a frame is
-            # such a burst, so one sample per frame gives it nearly the same input.
-            self._remb_bytes += len(packet.payload) + packet.padding_size
-            if packet.marker:
-                await self._feed_remb(packet.ssrc, send_time, arrival_time_ms)
-        apt = self._rtx_apt.get(packet.payload_type)
-        if apt is not None:
-            unwrapped = self._unwrap_rtx(packet, apt)
-            if unwrapped is None:
-                return
-            packet = unwrapped
-        else:
-            self._count(packet, codec.clockRate)
-        if self._nack is not None and self._nack.add(packet):
-            self.nacks_sent += 1
-            await self._receiver._send_rtcp_nack(packet.ssrc, sorted(self._nack.missing))
-        if not packet.payload:
-            return  # padding only
+        self.packets_via_aiortc += 1
         level = packet.extensions.audio_level
-        self.track.on_rtp(
+        view = RtpView(
+            packet.payload_type,
+            bool(packet.marker),
             packet.sequence_number,
             packet.timestamp,
-            bool(packet.marker),
+            packet.ssrc,
             packet.payload,
-            time.time(),
+            packet.padding_size,
+            packet.extensions.abs_send_time,
             None if level is None else level[1],
         )
+        self.on_packet(view, time.time())
 
-    def _count(self, packet: RtpPacket, clock_rate: int) -> None:
-        if self.media_ssrc != packet.ssrc:
-            self.media_ssrc = packet.ssrc
-            self._stats = StreamStatistics(clock_rate)
-        assert self._stats is not None
-        self._stats.add(packet)
+    def on_datagram(self, data: bytes, arrival: float) -> None:
+        """One decrypted RTP packet, as bytes, from `FastReceive`."""
+        self.packets_direct += 1
+        try:
+            view = parse_rtp(data, self._abs_send_time_id, self._audio_level_id)
+        except ValueError as exc:
+            self.track.malformed += 1
+            logger.debug("%s: dropped RTP packet: %s", self.track.info.track_id, exc)
+            return
+        self.on_packet(view, arrival)
 
-    def _unwrap_rtx(self, packet: RtpPacket, apt: int) -> RtpPacket | None:
-        ssrc = self._rtx_ssrc.get(packet.ssrc, self.media_ssrc)
-        if ssrc is None or len(packet.payload) < 2:
-            return None  # RTX padding probe, or nothing to repair yet
-        self.rtx_received += 1
-        return unwrap_rtx(packet, payload_type=apt, ssrc=ssrc)
-
-    async def _feed_remb(self, ssrc: int, send_time: int, arrival_time_ms: int) -> None:
-        assert self._remb is not None
-        size, self._remb_bytes = self._remb_bytes, 0
-        remb = self._remb.add(
-            abs_send_time=send_time, arrival_time_ms=arrival_time_ms, payload_size=size, ssrc=ssrc
+    def on_packet(self, packet: RtpView, arrival: float) -> None:
+        """One RTP packet of this track (or its RTX stream), arrived at `arrival` (UNIX s)."""
+        pt = packet.payload_type
+        if pt not in self._payload_types:
+            return
+        remb = self._remb
+        if remb is not None and packet.abs_send_time is not None and self.track.watched:
+            # The estimator groups packets sent within 5 ms and uses each group's last
+            # packet and total size (aiortc `InterArrival`, after libwebrtc): a frame is
+            # such a burst, so one sample per frame gives it nearly the same input. Only
+            # while someone receives the track: the estimate is for the media forwarded,
+            # and an unwatched publisher keeps its last cap and its own loss-based control.
+            self._remb_bytes += len(packet.payload) + packet.padding_size
+            if packet.marker:
+                self._feed_remb(remb, packet.ssrc, packet.abs_send_time, arrival)
+        seq, payload = packet.sequence_number, packet.payload
+        apt = self._rtx_apt.get(pt)
+        if apt is not None:  # RFC 4588 4: the original sequence number leads the payload
+            if len(payload) < 2 or self._rtx_ssrc.get(packet.ssrc, self.media_ssrc) is None:
+                return  # RTX padding probe, or nothing to repair yet
+            self.rtx_received += 1
+            seq, payload = (payload[0] << 8) | payload[1], payload[2:]
+        else:
+            stats = self._stats
+            if self.media_ssrc != packet.ssrc or stats is None:
+                self.media_ssrc = packet.ssrc
+                stats = self._stats = ReceiveStats(self._clock_rate)
+            stats.add(seq, packet.timestamp, arrival)
+        missing = self._missing
+        if missing is not None and missing.add(seq):
+            self._nack_due = True
+            self._wake()
+        if not payload:
+            return  # padding only
+        self.track.on_rtp(
+            seq, packet.timestamp, packet.marker, payload, arrival, packet.audio_level
         )
-        if remb is not None:
-            fci = pack_remb_fci(*remb)
+
+    def _feed_remb(
+        self, remb: RemoteBitrateEstimator, ssrc: int, send_time: int, arrival: float
+    ) -> None:
+        size, self._remb_bytes = self._remb_bytes, 0
+        estimate = remb.add(
+            abs_send_time=send_time,
+            arrival_time_ms=int(arrival * 1000),
+            payload_size=size,
+            ssrc=ssrc,
+        )
+        if estimate is not None:
+            self._remb_due = estimate
+            self._wake()
+
+    # -- RTCP towards the publisher, sent by the peer's RTCP task ------------------
+
+    async def send_feedback(self) -> None:
+        """Whatever the receive path noted: a PLI, a NACK of the missing packets, a REMB."""
+        ssrc = self.media_ssrc
+        if self.pli_wanted and ssrc is not None:
+            self.pli_wanted = False
+            await self._receiver._send_rtcp_pli(ssrc)
+        if self._nack_due and self._missing is not None and ssrc is not None:
+            self._nack_due = False
+            if self._missing.missing:
+                self.nacks_sent += 1
+                await self._receiver._send_rtcp_nack(ssrc, sorted(self._missing.missing))
+        if self._remb_due is not None:
+            fci = pack_remb_fci(*self._remb_due)
+            self._remb_due = None
             feedback = RtcpPsfbPacket(
                 fmt=RTCP_PSFB_APP, ssrc=self._rtcp_ssrc, media_ssrc=0, fci=fci
             )
             await self._receiver._send_rtcp(feedback)
-
-    # -- RTCP towards the publisher, sent by the peer's RTCP task ------------------
-
-    async def send_pli(self) -> None:
-        if self.pli_wanted and self.media_ssrc is not None:
-            self.pli_wanted = False
-            await self._receiver._send_rtcp_pli(self.media_ssrc)
 
     async def send_report(self) -> None:
         stats = self._stats
@@ -263,9 +330,9 @@ class InboundTap:
             lsr, dlsr = self._lsr[0], int(delay * 65536) if 0 < delay < 65536 else 0
         info = RtcpReceiverInfo(
             ssrc=self.media_ssrc,
-            fraction_lost=stats.fraction_lost,
+            fraction_lost=stats.take_fraction_lost(),
             packets_lost=stats.packets_lost,
-            highest_sequence=stats.max_seq,
+            highest_sequence=stats.highest_sequence,
             jitter=stats.jitter,
             lsr=lsr,
             dlsr=dlsr,
@@ -274,14 +341,106 @@ class InboundTap:
 
     def figures(self) -> dict[str, float | int]:
         stats = self._stats
-        clock_rate = 90000 if self._video else 48000
         return {
             "packets_received": stats.packets_received if stats else 0,
             "packets_lost": stats.packets_lost if stats else 0,
-            "jitter_ms": round(stats.jitter * 1000 / clock_rate, 2) if stats else 0.0,
+            "jitter_ms": round(stats.jitter * 1000 / self._clock_rate, 2) if stats else 0.0,
             "nacks_sent": self.nacks_sent,
             "rtx_received": self.rtx_received,
+            "packets_direct": self.packets_direct,
+            "packets_via_aiortc": self.packets_via_aiortc,
         }
+
+
+class FastReceive:
+    """Takes the SRTP media datagrams of one peer connection straight from its UDP sockets.
+
+    aioice hands every datagram to an `asyncio.Queue` after trying to parse it as STUN
+    (a raised exception for each media packet), the DTLS transport's task wakes up for
+    it, unprotects it and builds an `RtpPacket`. Here the socket's protocol gives SRTP
+    packets (RFC 7983: first byte 128-191, and not RTCP) to a hook instead, which
+    unprotects them with the transport's own SRTP session and hands the bytes to the
+    `InboundTap` of their SSRC, at once. STUN, DTLS and RTCP keep aiortc's path, and so
+    do media packets whose SSRC is not known yet: aiortc's router learns it (by MID or
+    payload type) and the answer is kept. TURN-relayed media never comes here.
+    """
+
+    MAX_SSRCS = 64  # more than a participant sends; past it, something is odd: start over
+
+    def __init__(self, taps: list[InboundTap]) -> None:
+        self._taps = {tap.receiver: tap for tap in taps}
+        self._by_ssrc: dict[int, InboundTap] = {}
+        self._hooked: dict[StunProtocol, Callable[[bytes, Any], None]] = {}
+        self._dtls: Any = None
+
+    def install(self) -> None:
+        """Hook every UDP socket of the connection (again after an ICE change: idempotent)."""
+        if not self._taps:
+            return
+        dtls = next(iter(self._taps)).transport
+        if dtls is None:
+            return
+        self._dtls = dtls
+        for protocol in dtls.transport._connection._protocols:
+            if type(protocol) is StunProtocol and protocol not in self._hooked:
+                self._hooked[protocol] = protocol.datagram_received
+                # A per-instance override: asyncio's and uvloop's transports look the
+                # method up on the protocol for every datagram.
+                _patch(protocol, "datagram_received", self._hook(dtls, protocol.datagram_received))
+
+    def uninstall(self) -> None:
+        for protocol in self._hooked:
+            with contextlib.suppress(AttributeError):
+                delattr(protocol, "datagram_received")  # the class's method again
+        self._hooked.clear()
+        self._by_ssrc.clear()
+
+    def _hook(self, dtls: Any, original: Callable[[bytes, Any], None]) -> Any:
+        receive = self._receive
+
+        def datagram_received(data: bytes, addr: Any) -> None:
+            if len(data) > 12 and 127 < data[0] < 192 and not 191 < data[1] < 224:
+                srtp = dtls._rx_srtp
+                if srtp is not None:
+                    receive(dtls, srtp, data)
+                    return
+            original(data, addr)
+
+        return datagram_received
+
+    def _receive(self, dtls: Any, srtp: Any, data: bytes) -> None:
+        # An exception escaping a protocol callback would close the socket: a bug here
+        # must cost one packet, never the participant's connection.
+        try:
+            dtls._RTCDtlsTransport__rx_bytes += len(data)  # aiortc's transport statistics
+            dtls._RTCDtlsTransport__rx_packets += 1
+            arrival = time.time()
+            try:
+                plain = srtp.unprotect(data)
+            except pylibsrtp.Error:
+                return  # replayed, forged or for an old session: SRTP says no
+            ssrc = int.from_bytes(plain[8:12], "big")
+            tap = self._by_ssrc.get(ssrc)
+            if tap is None:
+                tap = self._learn(dtls, plain, ssrc)
+                if tap is None:
+                    return
+            tap.on_datagram(plain, arrival)
+        except Exception:
+            logger.exception("dropped an RTP packet on the fast receive path")
+
+    def _learn(self, dtls: Any, plain: bytes, ssrc: int) -> InboundTap | None:
+        """Which tap a new SSRC belongs to, as aiortc's router decides it."""
+        try:
+            packet = RtpPacket.parse(plain, dtls._rtp_header_extensions_map)
+        except ValueError:
+            return None
+        tap = self._taps.get(dtls._rtp_router.route_rtp(packet))
+        if tap is not None:
+            if len(self._by_ssrc) >= self.MAX_SSRCS:
+                self._by_ssrc.clear()
+            self._by_ssrc[ssrc] = tap
+        return tap
 
 
 class FrameQueue(Protocol):
@@ -328,6 +487,14 @@ class SlotSender:
         self._picture_id = random_sequence_number() & 0x7FFF
         # seq % HISTORY_SIZE: (seq, timestamp, marker, payload)
         self._history: dict[int, tuple[int, int, bool, bytes]] = {}
+        self._ssrc: int = sender._ssrc
+        # What sender reports say; the counts are given to aiortc's sender too.
+        self._count = 0
+        self._octets = 0
+        self._last_ntp = 0
+        self._last_timestamp = 0
+        self._route_dtls: Any = None
+        self._nominated: dict[int, Any] = {}
         self._route_pair: Any = None  # the ICE pair `_route_send` was made for
         self._route_udp: Any = None
         self._route_send: Callable[[bytes], None] | None = None
@@ -337,7 +504,9 @@ class SlotSender:
         self._original_rtcp = sender._handle_rtcp_packet
         _patch(sender, "send", self._send)
         _patch(sender, "_run_rtp", self._run_rtp)
+        _patch(sender, "_run_rtcp", self._run_rtcp)
         _patch(sender, "_handle_rtcp_packet", self._handle_rtcp_packet)
+        self._reported_packets = 0  # the packet count in the last sender report
 
     async def _send(self, parameters: RTCRtpSendParameters) -> None:
         codec = parameters.codecs[0]
@@ -376,6 +545,47 @@ class SlotSender:
         except Exception:
             logger.exception("slot sender failed")  # aiortc's stop() waits for the event
         sender._RTCRtpSender__rtp_exited.set()
+
+    async def _run_rtcp(self) -> None:
+        """In place of aiortc's RTCP task (one timer per sender): sender reports are sent by
+        the peer's RTCP task through `send_report`; this only says goodbye at the end."""
+        sender: Any = self._sender
+        sender._RTCRtpSender__rtcp_started.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.Event().wait()  # until aiortc's stop() cancels it
+        with contextlib.suppress(Exception):
+            await sender._send_rtcp([RtcpByePacket(sources=[sender._ssrc])])
+        sender._RTCRtpSender__rtcp_exited.set()
+
+    async def send_report(self) -> None:
+        """A sender report (RFC 3550 6.4.1) with the CNAME (6.5.1), as aiortc's RTCP task
+        would send, if the slot has sent media since its last one: a slot with nothing to
+        send is no sender (6.4), and most slots of a large session are idle."""
+        sender: Any = self._sender
+        count = self._count
+        if not self._started or count == self._reported_packets:
+            return
+        self._reported_packets = count
+        ntp = self._last_ntp
+        packets: list[Any] = [
+            RtcpSrPacket(
+                ssrc=sender._ssrc,
+                sender_info=RtcpSenderInfo(
+                    ntp_timestamp=ntp,
+                    rtp_timestamp=self._last_timestamp,
+                    packet_count=count & 0xFFFFFFFF,
+                    octet_count=self._octets & 0xFFFFFFFF,
+                ),
+            )
+        ]
+        # What aiortc compares a receiver report's LSR/DLSR with, for the round-trip time.
+        sender._RTCRtpSender__lsr = (ntp >> 16) & 0xFFFFFFFF
+        sender._RTCRtpSender__lsr_time = time.time()
+        cname = sender._RTCRtpSender__cname
+        if cname is not None:
+            item = RtcpSourceInfo(ssrc=sender._ssrc, items=[(1, cname.encode())])
+            packets.append(RtcpSdesPacket(chunks=[item]))
+        await sender._send_rtcp(packets)
 
     def _payloads(self, data: bytes) -> list[bytes]:
         if not self._video:
@@ -428,8 +638,11 @@ class SlotSender:
         link is not up, goes through TURN (its protocol frames data), or the socket is
         congested: then the slot's bounded queue takes over (STYLE 3)."""
         dtls = self._sender.transport
-        pair = dtls.transport._connection._nominated.get(1)
-        if dtls._state != DtlsState.CONNECTED or pair is None:
+        if dtls is not self._route_dtls:
+            self._route_dtls, self._route_pair = dtls, None
+            self._nominated = dtls.transport._connection._nominated
+        pair = self._nominated.get(1)
+        if pair is None or dtls._state is not DtlsState.CONNECTED:
             return None
         if pair is not self._route_pair:  # the first frame, or an ICE restart
             self._route_pair, self._route_send, self._route_udp = pair, None, None
@@ -459,21 +672,29 @@ class SlotSender:
         ntp = int((time.time() + NTP_EPOCH_OFFSET) * NTP_FRACTION)
         ext = self._extensions(ntp)
         first = 0x90 if ext else 0x80  # RTP version 2, X when there are extensions
-        payloads = self._payloads(data)
-        ssrc, last, out = self._sender._ssrc, len(payloads) - 1, []
-        for i, payload in enumerate(payloads):
-            seq = self._seq
-            marker = i == last
-            self._history[seq % HISTORY_SIZE] = (seq, timestamp, marker, payload)
-            self._seq = (seq + 1) & 0xFFFF
-            out.append(
-                HEADER.pack(first, marker << 7 | self._pt, seq, timestamp, ssrc) + ext + payload
-            )
-        sender: Any = self._sender  # what aiortc's sender reports (RTCP SR) and getStats read
-        sender._RTCRtpSender__ntp_timestamp = ntp
-        sender._RTCRtpSender__rtp_timestamp = timestamp
-        sender._RTCRtpSender__packet_count += len(payloads)
-        sender._RTCRtpSender__octet_count += sum(len(p) for p in payloads)
+        ssrc, pt, history, seq = self._ssrc, self._pt, self._history, self._seq
+        if self._video:
+            payloads = self._payloads(data)
+            last, out = len(payloads) - 1, []
+            for i, payload in enumerate(payloads):
+                marker = i == last
+                history[seq % HISTORY_SIZE] = (seq, timestamp, marker, payload)
+                out.append(
+                    HEADER.pack(first, marker << 7 | pt, seq, timestamp, ssrc) + ext + payload
+                )
+                seq = (seq + 1) & 0xFFFF
+            self._octets += len(data) + 4 * len(payloads)  # each with its VP8 descriptor
+        else:  # an Opus frame is one packet (RFC 7587)
+            history[seq % HISTORY_SIZE] = (seq, timestamp, True, data)
+            out = [HEADER.pack(first, 0x80 | pt, seq, timestamp, ssrc) + ext + data]
+            seq = (seq + 1) & 0xFFFF
+            self._octets += len(data)
+        self._count += len(out)
+        self._seq = seq
+        self._last_ntp, self._last_timestamp = ntp, timestamp
+        sender: Any = self._sender  # what aiortc's getStats reads
+        sender._RTCRtpSender__packet_count = self._count
+        sender._RTCRtpSender__octet_count = self._octets
         return out
 
     async def _retransmit(self, seq: int) -> None:

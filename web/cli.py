@@ -38,6 +38,7 @@ async def _with_db(config: Config, work: Callable[[Any], Coroutine[Any, Any, int
 
 
 def cmd_serve(config: Config, args: argparse.Namespace) -> int:
+    from bridge.eventloop import new_event_loop
     from web.app import create_app
 
     upgrade(config.database.url)
@@ -46,7 +47,8 @@ def cmd_serve(config: Config, args: argparse.Namespace) -> int:
         f"tiepdan: phục vụ tại {config.public_base_url} (lắng nghe {config.host}:{config.port})",
         flush=True,
     )
-    web.run_app(app, host=config.host, port=config.port, print=None, access_log=None)
+    loop = new_event_loop(config.event_loop)
+    web.run_app(app, host=config.host, port=config.port, print=None, access_log=None, loop=loop)
     return 0
 
 

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bridge.config import BridgeConfig, IceServer
+from bridge.eventloop import EVENT_LOOPS, EventLoopKind
 from recording.config import MiB, RecordingConfig, setting_name
 from scheduling.config import DeadlineMode, SchedulingConfig, SmtpConfig
 from sessions.db import DatabaseConfig
@@ -42,6 +43,7 @@ class Config:
     login_lock_minutes: int = 15
     log_level: str = "INFO"
     trust_proxy: bool = False
+    event_loop: EventLoopKind = "uvloop"  # what `tiepdan serve` runs on; "asyncio": the fallback
     bridge: BridgeConfig = field(default_factory=BridgeConfig)
     scheduling: SchedulingConfig = field(default_factory=SchedulingConfig)
     # Storage and recorder settings. Left out, they follow `storage_url` with the spool under
@@ -86,6 +88,9 @@ class Config:
         level = env.get("TIEPDAN_LOG_LEVEL", "INFO").upper()
         if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             raise ConfigError(f"TIEPDAN_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR: {level!r}")
+        event_loop = env.get("TIEPDAN_EVENT_LOOP", "uvloop")
+        if event_loop not in EVENT_LOOPS:
+            raise ConfigError(f"TIEPDAN_EVENT_LOOP must be uvloop or asyncio: {event_loop!r}")
         return cls(
             host=host,
             port=port,
@@ -102,6 +107,7 @@ class Config:
             login_lock_minutes=_int(env, "TIEPDAN_LOGIN_LOCK_MINUTES", 15, 1, 24 * 60),
             log_level=level,
             trust_proxy=env.get("TIEPDAN_TRUST_PROXY", "0") == "1",
+            event_loop=event_loop,
             bridge=_bridge(env),
             scheduling=_scheduling(env, tz),
             recording=_recording(env, storage, var_dir),

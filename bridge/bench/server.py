@@ -14,6 +14,7 @@ import signal
 from multiprocessing.connection import Connection
 from typing import Any, Literal, Protocol
 
+from bridge import eventloop
 from bridge.bench.stats import Histogram, process_figures, sender_packets
 from bridge.bench.wire import (
     LINE_LIMIT,
@@ -132,7 +133,8 @@ def serve(kind: ServerKind, pipe: Connection, lifetime: float) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us
     logging.basicConfig(level=logging.WARNING)
     loopback_only()
-    asyncio.run(_serve(make_target(kind), pipe, lifetime))
+    # The loop `tiepdan serve` runs on by default, so the figures are the served bridge's.
+    eventloop.run(_serve(make_target(kind), pipe, lifetime), "uvloop")
 
 
 async def _serve(target: Target, pipe: Connection, lifetime: float) -> None:

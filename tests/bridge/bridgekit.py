@@ -15,7 +15,7 @@ from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSess
 from aiortc.codecs.vpx import vp8_depayload
 from aiortc.mediastreams import MediaStreamTrack
 from aiortc.rtcrtpsender import RTCEncodedFrame
-from aiortc.rtp import RtpPacket
+from aiortc.rtp import RtcpSrPacket, RtpPacket
 
 from bridge.contracts import Admission, BridgeEvent, JoinRefused
 from tests.bridge.bridgekit_media import Clip, opus_clip, vp8_clip
@@ -79,6 +79,7 @@ class Received:
     packets: list[RtpPacket] = field(default_factory=list)
     frames: list[bytes] = field(default_factory=list)
     timestamps: list[int] = field(default_factory=list)
+    sender_reports: list[RtcpSrPacket] = field(default_factory=list)
     _parts: list[bytes] = field(default_factory=list)
 
     def add(self, packet: RtpPacket) -> None:
@@ -145,7 +146,15 @@ class Endpoint:
         async def handle(packet: RtpPacket, arrival_time_ms: int) -> None:
             received.add(packet)
 
+        original_rtcp = transceiver.receiver._handle_rtcp_packet
+
+        async def handle_rtcp(packet: Any) -> None:
+            if isinstance(packet, RtcpSrPacket):
+                received.sender_reports.append(packet)
+            await original_rtcp(packet)
+
         transceiver.receiver._handle_rtp_packet = handle
+        transceiver.receiver._handle_rtcp_packet = handle_rtcp
 
     def slot(self, name: str) -> Received:
         """What arrived in the named slot ("main", "thumbnail0", "audio1", ...)."""

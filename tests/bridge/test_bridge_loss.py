@@ -206,6 +206,8 @@ async def run_leg(leg: str) -> None:
         figures = (await pub_link.figures())["inbound"]
         assert figures["screen"]["frames"] > 0, "the screen is published too"
         inbound, nacked = figures["camera"], main.packets_nacked
+        # The media came the direct way (`FastReceive`), not through aiortc's queue.
+        assert inbound["packets_direct"] > 10 * (1 + inbound["packets_via_aiortc"]), inbound
         if leg == "publisher":
             assert inbound["nacks_sent"] > 0 and inbound["rtx_received"] > 0, inbound
             assert nacked == 0 and repairing.rtx_received == 0, "the other leg is clean"

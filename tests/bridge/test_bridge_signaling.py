@@ -230,6 +230,24 @@ async def test_stats_reports_figures_per_participant(client: ClientFactory) -> N
     assert set(main) >= {"rtt_ms", "fraction_lost", "jitter_ms", "bitrate_kbps", "frame_rate"}
 
 
+async def test_sender_reports_come_for_the_slots_that_send(client: ClientFactory) -> None:
+    # One RTCP task per peer sends them (not one timer per slot), and only for slots
+    # that sent media since their last report (RFC 3550 6.4).
+    await client("chair", central=True, chair=True)
+    a = await client("xa-1")
+    main = a.ep.slot("main")
+    await wait_until(lambda: len(main.sender_reports) >= 2, "two sender reports for main")
+    first, second = main.sender_reports[:2]
+    ssrc = main.packets[0].ssrc
+    assert first.ssrc == second.ssrc == ssrc
+    assert 0 < first.sender_info.packet_count < second.sender_info.packet_count
+    assert first.sender_info.octet_count < second.sender_info.octet_count
+    assert second.sender_info.ntp_timestamp > first.sender_info.ntp_timestamp
+    assert first.sender_info.packet_count <= len(main.packets) + 5
+    idle = a.ep.slot("thumbnail2")
+    assert not idle.packets and not idle.sender_reports, "an idle slot is no sender"
+
+
 async def test_restart_renegotiates_and_media_resumes(client: ClientFactory) -> None:
     chair = await client("chair", central=True, chair=True)
     a = await client("xa-1")

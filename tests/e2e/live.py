@@ -15,6 +15,7 @@ from pathlib import Path
 from aiohttp import web
 from playwright.sync_api import Browser, sync_playwright
 
+from bridge.eventloop import new_event_loop
 from sessions.db import DatabaseConfig, create_engine, session_factory, transaction, upgrade
 from sessions.seed import seed_demo
 from tests.support import DEMO_PASSWORD
@@ -53,7 +54,7 @@ class LiveServer:
     def __init__(self, config: Config, clock: Clock | None = None) -> None:
         self.config = config
         self.clock = clock
-        self.loop = asyncio.new_event_loop()
+        self.loop = new_event_loop(config.event_loop)  # the loop `tiepdan serve` runs on
         self.thread = threading.Thread(target=self.loop.run_forever, name="live-app", daemon=True)
         self.runner: web.AppRunner | None = None
         self.base_url = ""
