@@ -301,23 +301,30 @@ class Slot(MediaStreamTrack):
     # -- FrameSubscriber ---------------------------------------------------------
 
     def on_frame(self, track: TrackInfo, frame: EncodedFrame) -> None:
-        if self.source is None or track is not self.source.info:
+        source = self.source
+        if source is None or track is not source.info:
             return
         if self._wait_keyframe:
             if not frame.keyframe:
                 self.frames_dropped += 1
                 return
             self._wait_keyframe = False
-        if len(self._queue) >= self._capacity:
+        queue = self._queue
+        if len(queue) >= self._capacity:
             self._fall_behind()
             if self._wait_keyframe and not frame.keyframe:
                 return
-        queued = time.perf_counter()
+        hook = self.on_sent
+        queued = time.perf_counter() if hook is not None else 0.0
         timestamp = self._map_timestamp(frame)
-        if not self._queue and self.send_now is not None and self.send_now(frame.data, timestamp):
-            self._sent(len(frame.data), queued)
+        send_now = self.send_now
+        if not queue and send_now is not None and send_now(frame.data, timestamp):
+            self.frames_sent += 1
+            self.rate.add(len(frame.data), frame.wallclock)
+            if hook is not None:
+                hook(time.perf_counter() - queued)
             return
-        self._queue.append((frame.data, timestamp, queued))
+        queue.append((frame.data, timestamp, queued))
         self._wake.set()
 
     def on_track_ended(self, track: TrackInfo) -> None:
@@ -368,14 +375,9 @@ class Slot(MediaStreamTrack):
             self._wake.clear()
             await self._wake.wait()
         data, timestamp, self._sending = self._queue.popleft()
-        self._sent(len(data), None)
-        return data, timestamp
-
-    def _sent(self, size: int, queued: float | None) -> None:
         self.frames_sent += 1
-        self.rate.add(size, time.time())
-        if queued is not None and self.on_sent is not None:
-            self.on_sent(time.perf_counter() - queued)
+        self.rate.add(len(data), time.time())
+        return data, timestamp
 
     async def recv(self) -> av.Packet[Any]:
         data, timestamp = await self.next_frame()

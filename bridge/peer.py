@@ -198,8 +198,12 @@ class PeerLink:
         loop = asyncio.get_running_loop()
         next_report = loop.time() + 0.5 + random.random()
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), max(0.0, next_report - loop.time()))
+            # A timer handle rather than `wait_for`, which makes a task per wake-up.
+            timer = loop.call_at(next_report, self._wake.set)
+            try:
+                await self._wake.wait()
+            finally:
+                timer.cancel()
             self._wake.clear()
             for tap in self._taps:
                 await tap.send_feedback()

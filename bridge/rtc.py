@@ -56,6 +56,8 @@ from aiortc.rtp import (
     pack_remb_fci,
 )
 from aiortc.utils import random32
+from pylibsrtp._binding import ffi as srtp_ffi
+from pylibsrtp._binding import lib as srtp_lib
 
 from bridge.contracts import TrackKind
 from bridge.forwarding import PublishedTrack
@@ -80,6 +82,37 @@ def codec_preferences(kind: TrackKind) -> list[RTCRtpCodecCapability]:
     wanted = FORWARDED_MIME_TYPES[kind]
     capabilities = RTCRtpSender.getCapabilities(kind).codecs
     return [c for c in capabilities if c.mimeType in wanted]
+
+
+def srtp_direct(session: pylibsrtp.Session, protect: bool) -> Callable[[bytes], bytes]:
+    """`session.protect` (or `unprotect`) for RTP, without pylibsrtp's per-call overhead.
+
+    pylibsrtp allocates a length cell, checks the type and goes through two Python calls
+    for every packet; the bridge makes about three of these calls per forwarded packet.
+    This binds libsrtp's function, the session's context and buffer and one length cell
+    once. Same libsrtp call and same errors (`pylibsrtp.Error`, ValueError when too long).
+    """
+    context = session._srtp[0]
+    cdata = session._cdata
+    buffer = session._buffer
+    length = srtp_ffi.new("int *")
+    call = srtp_lib.srtp_protect if protect else srtp_lib.srtp_unprotect
+    limit = len(cdata) - (pylibsrtp.SRTP_MAX_TRAILER_LEN if protect else 0)
+
+    def process(packet: bytes) -> bytes:
+        size = len(packet)
+        if size > limit:
+            raise ValueError("packet is too long")
+        length[0] = size
+        buffer[0:size] = packet
+        error = call(context, cdata, length)
+        if error:
+            raise pylibsrtp.Error(f"libsrtp error {error}")
+        result: bytes = buffer[0 : length[0]]
+        return result
+
+    process.session = session  # type: ignore[attr-defined]  # keeps the context alive
+    return process
 
 
 class WindowRate:
@@ -185,6 +218,16 @@ class InboundTap:
         _patch(self._receiver, "receive", self._receive)
         _patch(self._receiver, "_handle_rtp_packet", self._handle_rtp_packet)
         _patch(self._receiver, "_handle_rtcp_packet", self._handle_rtcp_packet)
+        _patch(self._receiver, "_run_rtcp", self._run_rtcp)
+
+    async def _run_rtcp(self) -> None:
+        """In place of aiortc's receiver RTCP task, which would wake every second to report
+        on nothing (its statistics never see a packet): the peer's RTCP task reports."""
+        receiver: Any = self._receiver
+        receiver._RTCRtpReceiver__rtcp_started.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.Event().wait()  # until aiortc's stop() cancels it
+        receiver._RTCRtpReceiver__rtcp_exited.set()
 
     @property
     def receiver(self) -> Any:
@@ -372,6 +415,8 @@ class FastReceive:
         self._by_ssrc: dict[int, InboundTap] = {}
         self._hooked: dict[StunProtocol, Callable[[bytes, Any], None]] = {}
         self._dtls: Any = None
+        self._unprotect_session: pylibsrtp.Session | None = None
+        self._unprotect_call: Callable[[bytes], bytes] = bytes
 
     def install(self) -> None:
         """Hook every UDP socket of the connection (again after an ICE change: idempotent)."""
@@ -402,13 +447,19 @@ class FastReceive:
             if len(data) > 12 and 127 < data[0] < 192 and not 191 < data[1] < 224:
                 srtp = dtls._rx_srtp
                 if srtp is not None:
-                    receive(dtls, srtp, data)
+                    receive(dtls, self._unprotect(srtp), data)
                     return
             original(data, addr)
 
         return datagram_received
 
-    def _receive(self, dtls: Any, srtp: Any, data: bytes) -> None:
+    def _unprotect(self, session: pylibsrtp.Session) -> Callable[[bytes], bytes]:
+        if self._unprotect_session is not session:
+            self._unprotect_session = session
+            self._unprotect_call = srtp_direct(session, False)
+        return self._unprotect_call
+
+    def _receive(self, dtls: Any, unprotect: Callable[[bytes], bytes], data: bytes) -> None:
         # An exception escaping a protocol callback would close the socket: a bug here
         # must cost one packet, never the participant's connection.
         try:
@@ -416,7 +467,7 @@ class FastReceive:
             dtls._RTCDtlsTransport__rx_packets += 1
             arrival = time.time()
             try:
-                plain = srtp.unprotect(data)
+                plain = unprotect(data)
             except pylibsrtp.Error:
                 return  # replayed, forged or for an old session: SRTP says no
             ssrc = int.from_bytes(plain[8:12], "big")
@@ -656,7 +707,7 @@ class SlotSender:
 
     @staticmethod
     def _make_send(dtls: Any, udp: Any, pair: Any) -> Callable[[bytes], None]:
-        protect, sendto, addr = dtls._tx_srtp.protect, udp.sendto, pair.remote_addr
+        protect, sendto, addr = srtp_direct(dtls._tx_srtp, True), udp.sendto, pair.remote_addr
 
         def send(packet: bytes) -> None:
             data = protect(packet)

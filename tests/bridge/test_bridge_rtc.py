@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import random
+import struct
 from typing import Any
 
+import pylibsrtp
+import pytest
 from aiortc.codecs.vpx import vp8_depayload
 from aiortc.rate import RateCounter
 from aiortc.rtcrtpparameters import (
@@ -14,7 +17,7 @@ from aiortc.rtcrtpparameters import (
 )
 from aiortc.rtp import RTCP_RTPFB_NACK, HeaderExtensionsMap, RtcpRtpfbPacket, RtpPacket, unwrap_rtx
 
-from bridge.rtc import ABS_SEND_TIME_URI, MID_URI, SlotSender, WindowRate
+from bridge.rtc import ABS_SEND_TIME_URI, MID_URI, SlotSender, WindowRate, srtp_direct
 
 
 def test_window_rate_answers_as_aiortcs_rate_counter() -> None:
@@ -111,3 +114,27 @@ async def test_slot_sender_writes_what_aiortc_reads_and_retransmits_as_rtx() -> 
         packets[1].sequence_number,
         packets[1].payload,
     )
+
+
+def test_direct_srtp_calls_give_pylibsrtps_answers() -> None:
+    key = bytes(range(30))  # AES_CM_128_HMAC_SHA1_80: 16-byte key and 14-byte salt
+
+    def session(direction: int) -> pylibsrtp.Session:
+        return pylibsrtp.Session(policy=pylibsrtp.Policy(key=key, ssrc_type=direction))
+
+    ours_out, theirs_out = (
+        session(pylibsrtp.Policy.SSRC_ANY_OUTBOUND),
+        session(pylibsrtp.Policy.SSRC_ANY_OUTBOUND),
+    )
+    protect = srtp_direct(ours_out, protect=True)
+    unprotect = srtp_direct(session(pylibsrtp.Policy.SSRC_ANY_INBOUND), protect=False)
+    rng = random.Random(3)
+    for seq in range(200):
+        packet = struct.pack("!BBHII", 0x80, 96, seq, 3000 * seq, 1234) + rng.randbytes(1100)
+        protected = protect(packet)
+        assert protected == theirs_out.protect(packet)
+        assert unprotect(protected) == packet
+    with pytest.raises(pylibsrtp.Error):
+        unprotect(protected)  # a replay
+    with pytest.raises(ValueError, match="too long"):
+        protect(bytes(1400))
