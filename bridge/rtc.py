@@ -8,9 +8,12 @@ small protocols (`RtpReceiver._handle_rtp_packet`, `_handle_rtcp_packet`, and th
   to the forwarder instead of the jitter buffer and the decoder thread, which is stopped
   as soon as aiortc starts it. It keeps what a receiver owes its publisher: statistics and
   receiver reports, NACKs (RFC 4585), RTX unwrapping (RFC 4588), PLIs and REMB.
+- `FastReceive` takes SRTP media datagrams straight from the peer connection's UDP
+  sockets to the taps (aioice's queue and the DTLS task stay for STUN, DTLS and RTCP).
 - `SlotSender` replaces a sender's RTP loop: it takes a slot's encoded frames, writes
   their RTP packets itself and answers NACKs from its own history; a subscriber's PLI/FIR
-  reaches the forwarder. aiortc keeps negotiation, SRTP, sender reports and statistics.
+  reaches the forwarder. aiortc keeps negotiation and statistics; sender reports are sent
+  by the peer's RTCP task through `SlotSender.send_report`.
 """
 
 from __future__ import annotations
