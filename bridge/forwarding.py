@@ -76,8 +76,9 @@ class PublishedTrack:
         self._interval = config.keyframe_request_interval
         self._subscribers: list[FrameSubscriber] = []
         self._reorder_wait = config.reorder_wait
-        self._video = VideoAssembler(config.reorder_wait) if info.kind == "video" else None
-        self._audio = AudioAssembler() if info.kind == "audio" else None
+        self._video: VideoAssembler | None = None
+        self._audio: AudioAssembler | None = None
+        self._new_assemblers()
         self._last_pli = -1e9
         self._pli_pending = False
         self.muted = False
@@ -90,12 +91,13 @@ class PublishedTrack:
         self.keyframe_requests_sent = 0
         self._level_sum = 0
         self._level_count = 0
-        self._idle = False  # packets went by unassembled: restart the assembler first
 
     # -- subscribers -------------------------------------------------------------
 
     def subscribe(self, subscriber: FrameSubscriber) -> None:
         if subscriber not in self._subscribers:
+            if not self._subscribers:  # packets went by unassembled: start afresh
+                self._new_assemblers()
             self._subscribers = [*self._subscribers, subscriber]
             self.request_keyframe()
 
@@ -161,8 +163,6 @@ class PublishedTrack:
         if not self._subscribers:
             self._count_idle(len(payload), marker, arrival)
             return
-        if self._idle:
-            self._restart_assembly()
         try:
             frames = self._assemble(seq, timestamp, marker, payload, arrival)
         except ValueError as exc:
@@ -175,17 +175,15 @@ class PublishedTrack:
     def _count_idle(self, size: int, marker: bool, arrival: float) -> None:
         """No subscriber: keep the figures (a frame ends with the marker bit; an Opus
         packet is a frame) and nothing else."""
-        self._idle = True
         frame_end = marker or self.info.kind == "audio"
         self.frames += frame_end
         self.rate.add(size, arrival, frames=frame_end)
 
-    def _restart_assembly(self) -> None:
-        self._idle = False
-        if self._video is not None:
+    def _new_assemblers(self) -> None:
+        if self.info.kind == "video":
             self._video = VideoAssembler(self._reorder_wait)
-            self._video.need_keyframe = False  # `subscribe` has asked for one already
-        if self._audio is not None:
+            self._video.need_keyframe = False  # `subscribe` asks for a key frame itself
+        else:
             self._audio = AudioAssembler()
 
     def _assemble(

@@ -77,12 +77,11 @@ def parse_rtp(data: bytes, abs_send_time_id: int = 0, audio_level_id: int = 0) -
         start, end = pos + 4, pos + 4 + 4 * words
         if end > size:
             raise ValueError(f"RTP header extension of {words} words runs past the packet")
-        if profile == ONE_BYTE_PROFILE:
-            found = _one_byte_elements(data, start, end, abs_send_time_id, audio_level_id)
-            abs_send_time, audio_level = found
-        elif profile & TWO_BYTE_PROFILE_MASK == TWO_BYTE_PROFILE:
-            found = _two_byte_elements(data, start, end, abs_send_time_id, audio_level_id)
-            abs_send_time, audio_level = found
+        two_byte = profile & TWO_BYTE_PROFILE_MASK == TWO_BYTE_PROFILE
+        if two_byte or profile == ONE_BYTE_PROFILE:
+            abs_send_time, audio_level = _elements(
+                data, start, end, two_byte, abs_send_time_id, audio_level_id
+            )
         pos = end
     padding = 0
     if first & 0x20:
@@ -104,42 +103,28 @@ def parse_rtp(data: bytes, abs_send_time_id: int = 0, audio_level_id: int = 0) -
     )
 
 
-def _one_byte_elements(
-    data: bytes, pos: int, end: int, abs_id: int, level_id: int
+def _elements(
+    data: bytes, pos: int, end: int, two_byte: bool, abs_id: int, level_id: int
 ) -> tuple[int | None, int | None]:
+    """abs-send-time and the audio level from an RFC 8285 extension block: one-byte
+    headers (4.2: id and length - 1 in one byte; id 15 stops the block) or two-byte
+    headers (4.3: id, then length). Zero bytes between elements are padding."""
     abs_send_time = audio_level = None
     while pos < end:
         header = data[pos]
-        if header == 0:  # padding between elements
+        if header == 0:
             pos += 1
             continue
-        ext_id, length = header >> 4, (header & 0x0F) + 1
-        if ext_id == 15:  # RFC 8285 4.2: stop reading here
-            break
-        pos += 1
-        if pos + length > end:
-            raise ValueError(f"RTP header extension element {ext_id} runs past its block")
-        if ext_id == abs_id and length == 3:
-            abs_send_time = int.from_bytes(data[pos : pos + 3], "big")
-        elif ext_id == level_id:
-            audio_level = data[pos] & 0x7F
-        pos += length
-    return abs_send_time, audio_level
-
-
-def _two_byte_elements(
-    data: bytes, pos: int, end: int, abs_id: int, level_id: int
-) -> tuple[int | None, int | None]:
-    abs_send_time = audio_level = None
-    while pos < end:
-        ext_id = data[pos]
-        if ext_id == 0:
+        if two_byte:
+            if pos + 2 > end:
+                raise ValueError("RTP two-byte header extension element is truncated")
+            ext_id, length = header, data[pos + 1]
+            pos += 2
+        else:
+            ext_id, length = header >> 4, (header & 0x0F) + 1
+            if ext_id == 15:
+                break
             pos += 1
-            continue
-        if pos + 2 > end:
-            raise ValueError("RTP two-byte header extension element is truncated")
-        length = data[pos + 1]
-        pos += 2
         if pos + length > end:
             raise ValueError(f"RTP header extension element {ext_id} runs past its block")
         if ext_id == abs_id and length == 3:

@@ -62,7 +62,7 @@ async def test_keyframe_requests_are_rate_limited_and_never_lost() -> None:
     clock, plis = FakeClock(), list[str]()
     t = track("a", clock, plis)
     feeder = Feeder(t, 1)
-    feeder.frame(0)  # the first packets ask for a key frame; this one is it
+    feeder.frame(0)  # nobody subscribes yet: counted, and no key frame asked for
     t.request_keyframe()
     t.request_keyframe()
     assert plis == ["a"], "one request per interval"
