@@ -11,7 +11,7 @@ import enum
 from dataclasses import dataclass
 
 from sessions.errors import Forbidden
-from sessions.models import CaseKind, Role
+from sessions.models import Role
 
 
 class Perm(enum.StrEnum):
@@ -66,10 +66,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
     Role.AUDITOR: _EVERYONE | {Perm.ACCOUNTS_READ, Perm.AUDIT_READ},
 }
 
-# A denunciation's identity is secret (Law on Denunciation 2018, art. 9, 56). A petition with
-# several kinds of content may carry a denunciation, so it is protected too: over-protecting
-# costs a clearance; under-protecting discloses a secret.
-PROTECTED_KINDS = frozenset({CaseKind.DENUNCIATION, CaseKind.MIXED})
+# Which identities are protected, and who may see them, is decided in `sessions.identity`.
 
 # Who may be cleared for a protected identity: those who hear and handle the case.
 CLEARABLE_ROLES = frozenset({Role.LEADER, Role.RECEPTION_OFFICER})

@@ -6,11 +6,14 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import case, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sessions.access import CLEARABLE_ROLES, PROTECTED_KINDS, Principal
+from sessions import identity
+from sessions.access import CLEARABLE_ROLES, Principal
+from sessions.audit import AuditContext
 from sessions.errors import Conflict, Forbidden, Invalid, NotFound
+from sessions.identity import PROTECTED_KINDS
 from sessions.models import (
     Account,
     CaseClearance,
@@ -36,95 +39,69 @@ def _unit_scope(column: Any, p: Principal) -> Any:
     return column.in_(select(Unit.id).where(in_scope(p)))
 
 
-def _cleared(p: Principal) -> Any:
-    return select(CaseClearance.case_id).where(CaseClearance.account_id == p.account_id)
-
-
-def withheld_citizens(p: Principal) -> Any:
-    """Ids of citizens who are party to a protected case the principal is not cleared for."""
-    return (
-        select(CaseParty.citizen_id)
-        .join(CaseFile, CaseFile.id == CaseParty.case_id)
-        .where(CaseFile.kind.in_(PROTECTED_KINDS), CaseParty.case_id.not_in(_cleared(p)))
-    )
-
-
 async def is_cleared(db: AsyncSession, p: Principal, case_id: int) -> bool:
     row = await db.get(CaseClearance, (case_id, p.account_id))
     return row is not None
 
 
 # Citizens -------------------------------------------------------------------------------
+#
+# Whether an identity may be shown is `sessions.identity`'s decision: a citizen hidden from
+# the caller is not listed, not found and not referable (as another unit's data is); a
+# protected citizen the caller may see is shown and the view audited.
 
 
 @dataclass(frozen=True, slots=True)
 class CitizenView:
     citizen: Citizen
-    withheld: bool
+    withheld: bool = False  # kept for the serializers: a listed citizen is never withheld
     # Party to a protected case: shown only to cleared accounts, and each view is audited.
     protected: bool = False
 
 
-async def list_citizens(db: AsyncSession, p: Principal, req: PageRequest) -> Page[CitizenView]:
-    # Withheld citizens come last, in id order: sorting them by name would hint at it.
-    is_hidden = Citizen.id.in_(withheld_citizens(p))
+async def list_citizens(db: AsyncSession, ctx: AuditContext, req: PageRequest) -> Page[CitizenView]:
+    p = _who(ctx)
     stmt = (
         select(Citizen)
-        .where(_unit_scope(Citizen.unit_id, p))
-        .order_by(
-            case((is_hidden, 1), else_=0),
-            case((is_hidden, Citizen.id), else_=0),
-            Citizen.name_key,
-            Citizen.id,
-        )
+        .where(_unit_scope(Citizen.unit_id, p), Citizen.id.not_in(identity.hidden_from(p)))
+        .order_by(Citizen.name_key, Citizen.id)
     )
     if req.q:
-        # A search must not match a withheld identity: a hit alone would reveal it.
         key = search_key(req.q)
-        stmt = stmt.where(
-            or_(contains(Citizen.name_key, key), Citizen.id_number == req.q.strip()),
-            Citizen.id.not_in(withheld_citizens(p)),
-        )
+        stmt = stmt.where(or_(contains(Citizen.name_key, key), Citizen.id_number == req.q.strip()))
     page = await paginate(db, stmt, req)
-    ids = [c.id for c in page.items]
-    hidden, protected = await _withheld_among(db, p, ids), await _protected_among(db, ids)
+    decision = await identity.disclose(db, ctx, [c.id for c in page.items], surface="citizen-list")
     return Page(
-        [CitizenView(c, c.id in hidden, c.id in protected) for c in page.items],
+        [CitizenView(c, False, c.id in decision.protected) for c in page.items],
         page.total,
         page.page,
         page.per_page,
     )
 
 
-async def _protected_among(db: AsyncSession, ids: list[int]) -> set[int]:
-    if not ids:
-        return set()
-    rows = await db.scalars(
-        select(CaseParty.citizen_id)
-        .join(CaseFile, CaseFile.id == CaseParty.case_id)
-        .where(CaseFile.kind.in_(PROTECTED_KINDS), CaseParty.citizen_id.in_(ids))
-    )
-    return set(rows)
+def _who(ctx: AuditContext) -> Principal:
+    assert ctx.principal is not None, "a signed-in account reads citizens"
+    return ctx.principal
 
 
-async def _withheld_among(db: AsyncSession, p: Principal, ids: list[int]) -> set[int]:
-    if not ids:
-        return set()
-    rows = await db.scalars(withheld_citizens(p).where(CaseParty.citizen_id.in_(ids)))
-    return set(rows)
-
-
-async def get_citizen(db: AsyncSession, p: Principal, citizen_id: int) -> CitizenView:
+async def citizen_row(db: AsyncSession, p: Principal, citizen_id: int) -> Citizen:
+    """The citizen if `p` may see (and so refer to) them; NotFound otherwise."""
     row = await db.scalar(
-        select(Citizen).where(Citizen.id == citizen_id, _unit_scope(Citizen.unit_id, p))
+        select(Citizen).where(
+            Citizen.id == citizen_id,
+            _unit_scope(Citizen.unit_id, p),
+            Citizen.id.not_in(identity.hidden_from(p)),
+        )
     )
     if row is None:
         raise NotFound(f"Không tìm thấy công dân #{citizen_id}.")
-    return CitizenView(
-        row,
-        bool(await _withheld_among(db, p, [row.id])),
-        bool(await _protected_among(db, [row.id])),
-    )
+    return row
+
+
+async def get_citizen(db: AsyncSession, ctx: AuditContext, citizen_id: int) -> CitizenView:
+    row = await citizen_row(db, _who(ctx), citizen_id)
+    decision = await identity.disclose(db, ctx, [row.id], surface="citizen")
+    return CitizenView(row, False, row.id in decision.protected)
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,10 +141,7 @@ async def create_citizen(db: AsyncSession, p: Principal, data: CitizenInput) -> 
 async def update_citizen(
     db: AsyncSession, p: Principal, citizen_id: int, data: CitizenInput
 ) -> Citizen:
-    view = await get_citizen(db, p, citizen_id)
-    if view.withheld:
-        raise Forbidden("Thông tin người tố cáo được bảo mật; bạn không được sửa hồ sơ này.")
-    row = view.citizen
+    row = await citizen_row(db, p, citizen_id)
     if data.full_name is not None:
         row.full_name = nfc(data.full_name)
         row.name_key = search_key(row.full_name)
@@ -241,28 +215,29 @@ async def get_case_row(db: AsyncSession, p: Principal, case_id: int) -> CaseFile
     return row
 
 
-async def get_case(db: AsyncSession, p: Principal, case_id: int) -> CaseView:
+async def get_case(db: AsyncSession, ctx: AuditContext, case_id: int) -> CaseView:
+    """The case as the account of `ctx` may see it: each party shown or withheld by
+    `sessions.identity` in the context of this case (a shown protected party is audited)."""
+    p = _who(ctx)
     case = await get_case_row(db, p, case_id)
-    protected = case.kind in PROTECTED_KINDS
+    protected = identity.is_protected_case(case)
     cleared = await is_cleared(db, p, case.id)
-    rows = await db.execute(
-        select(CaseParty, Citizen)
-        .join(Citizen, Citizen.id == CaseParty.citizen_id)
-        .where(CaseParty.case_id == case.id)
-        .order_by(CaseParty.citizen_id)
+    parties = list(
+        await db.scalars(
+            select(CaseParty).where(CaseParty.case_id == case.id).order_by(CaseParty.citizen_id)
+        )
     )
-    pairs = [(party, citizen) for party, citizen in rows]
-    # A citizen may also be the denouncer of another case: withheld here too, or linking
-    # them to an ordinary case would reveal them.
-    hidden = await _withheld_among(db, p, [c.id for _, c in pairs])
-    show = not protected or cleared
-    parties = [
-        PartyView(citizen, citizen.id, party.role)
-        if show and citizen.id not in hidden
-        else PartyView(None, None, party.role)
-        for party, citizen in pairs
+    shown = await identity.identities(
+        db, ctx, [x.citizen_id for x in parties], surface="case", case_id=case.id
+    )
+    views = [
+        PartyView(c, c.id, x.role)
+        if (c := shown.get(x.citizen_id)) is not None
+        # Even the id of a withheld party links records: it is not given.
+        else PartyView(None, None, x.role)
+        for x in parties
     ]
-    return CaseView(case, protected, cleared, parties)
+    return CaseView(case, protected, cleared, views)
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,20 +259,29 @@ class CaseInput:
     parties: tuple[PartyInput, ...] | None = None
 
 
-async def _check_parties(db: AsyncSession, p: Principal, parties: tuple[PartyInput, ...]) -> None:
+async def _check_parties(
+    db: AsyncSession, p: Principal, parties: tuple[PartyInput, ...], case_id: int | None
+) -> None:
+    """Every party exists, is in the caller's units and is one the caller may see: a citizen
+    hidden from it is unknown, with the same answer as an id that does not exist."""
     seen: set[int] = set()
+    errors: dict[str, str] = {}
+    ids = [x.citizen_id for x in parties]
+    known = set(
+        await db.scalars(
+            select(Citizen.id).where(Citizen.id.in_(ids), _unit_scope(Citizen.unit_id, p))
+        )
+    )
+    known &= await identity.referable(db, p, known, case_id)
     for i, party in enumerate(parties):
         field = f"parties[{i}].citizen_id"
         if party.citizen_id in seen:
-            raise Invalid("Công dân bị lặp trong danh sách.", {field: "bị lặp"})
+            errors[field] = "bị lặp"
+        elif party.citizen_id not in known:
+            errors[field] = f"không có công dân #{party.citizen_id}"
         seen.add(party.citizen_id)
-        citizen = await db.scalar(
-            select(Citizen).where(Citizen.id == party.citizen_id, _unit_scope(Citizen.unit_id, p))
-        )
-        if citizen is None:
-            raise Invalid(
-                "Công dân không tồn tại.", {field: f"không có công dân #{party.citizen_id}"}
-            )
+    if errors:
+        raise Invalid("Danh sách công dân của hồ sơ không hợp lệ.", errors)
 
 
 async def _check_code(db: AsyncSession, code: str, own_id: int | None) -> None:
@@ -326,7 +310,7 @@ async def create_case(db: AsyncSession, p: Principal, data: CaseInput) -> CaseFi
     if data.code:
         await _check_code(db, data.code, None)
     parties = data.parties or ()
-    await _check_parties(db, p, parties)
+    await _check_parties(db, p, parties, None)
     title = nfc(data.title)
     case = CaseFile(
         code=data.code or f"tmp-{utcnow().timestamp()}",
@@ -356,8 +340,12 @@ async def update_case(db: AsyncSession, p: Principal, case_id: int, data: CaseIn
     case = await get_case_row(db, p, case_id)
     protected = case.kind in PROTECTED_KINDS
     cleared = await is_cleared(db, p, case.id)
-    if data.parties is not None and protected and not cleared:
-        raise Forbidden("Bạn không được xem hay sửa danh tính người tố cáo của hồ sơ này.")
+    if data.parties is not None and not await _sees_every_party(db, p, case.id):
+        # Replacing the list would drop (or, by its answer, reveal) a party hidden from them.
+        raise Forbidden(
+            "Bạn không được xem hay sửa danh tính người tố cáo của hồ sơ này.",
+            {"parties": "cần được cấp quyền xem hồ sơ"},
+        )
     if data.kind is not None and protected and not cleared and data.kind not in PROTECTED_KINDS:
         # Reclassifying would lift the protection: only those cleared may judge that.
         raise Forbidden(
@@ -385,11 +373,16 @@ async def update_case(db: AsyncSession, p: Principal, case_id: int, data: CaseIn
     if data.national_code is not None:
         case.national_code = data.national_code.strip() or None
     if data.parties is not None:
-        await _check_parties(db, p, data.parties)
+        await _check_parties(db, p, data.parties, case.id)
         await db.refresh(case, ["parties"])
         case.parties = [CaseParty(citizen_id=x.citizen_id, role=x.role) for x in data.parties]
     await db.flush()
     return case
+
+
+async def _sees_every_party(db: AsyncSession, p: Principal, case_id: int) -> bool:
+    ids = set(await db.scalars(select(CaseParty.citizen_id).where(CaseParty.case_id == case_id)))
+    return ids <= await identity.referable(db, p, ids, case_id)
 
 
 async def grant_clearance(

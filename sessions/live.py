@@ -9,12 +9,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sessions.access import PROTECTED_KINDS, WITHHELD, Principal
+from sessions import identity
+from sessions.access import WITHHELD, Principal
 from sessions.errors import Conflict, Forbidden
 from sessions.models import (
     AgendaItem,
     CaseFile,
-    Citizen,
     Endpoint,
     ReceptionSession,
     Role,
@@ -91,17 +91,17 @@ async def list_events(db: AsyncSession, session_id: int) -> list[SessionEvent]:
 
 
 async def agenda_display(db: AsyncSession, item: AgendaItem) -> dict[str, Any]:
-    """What every participant is shown of the case now being heard: a protected case never
-    shows the citizen's name, since the same message goes to everyone in the room."""
+    """What every participant is shown of the case now being heard. The same message goes to
+    everyone in the room, so it is decided for an audience with no clearance: a protected
+    citizen (a denouncer here or on any other case) is never named."""
     case = await db.get(CaseFile, item.case_id)
     assert case is not None
-    names: list[str] = []
-    if case.kind in PROTECTED_KINDS:
-        names = [WITHHELD]
-    else:
-        ids = [c.citizen_id for c in item.citizens]
-        if ids:
-            names = list(await db.scalars(select(Citizen.full_name).where(Citizen.id.in_(ids))))
+    ids = [c.citizen_id for c in item.citizens]
+    shown = await identity.identities(db, None, ids, surface="room", case_id=case.id)
+    names = [c.full_name for c in shown.values() if c is not None]
+    withheld = identity.is_protected_case(case) or any(c is None for c in shown.values())
+    if withheld:
+        names.append(WITHHELD)
     return {
         "item_id": item.id,
         "position": item.position,
@@ -110,7 +110,7 @@ async def agenda_display(db: AsyncSession, item: AgendaItem) -> dict[str, Any]:
         "case_title": case.title,
         "citizens": names,
         "endpoint_id": item.endpoint_id,
-        "identity_withheld": case.kind in PROTECTED_KINDS,
+        "identity_withheld": withheld,
     }
 
 

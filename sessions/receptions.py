@@ -10,14 +10,17 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from sessions.access import PROTECTED_KINDS, Principal
-from sessions.errors import Conflict, Forbidden, Invalid, NotFound
+from sessions import identity
+from sessions.access import Principal
+from sessions.audit import AuditContext
+from sessions.errors import Conflict, Invalid, NotFound
 from sessions.models import (
     Account,
     AgendaCitizen,
     AgendaItem,
     Attendee,
     CaseParty,
+    Citizen,
     Endpoint,
     ReceptionSession,
     Role,
@@ -184,44 +187,47 @@ async def _check_attendees(
 async def _check_agenda(
     db: AsyncSession, p: Principal, items: tuple[AgendaInput, ...], endpoint_ids: set[int]
 ) -> None:
-    from sessions.cases import get_case_row, is_cleared  # cases import nothing from here
+    from sessions.cases import get_case_row  # cases import nothing from here
 
+    errors: dict[str, str] = {}
     for i, item in enumerate(items):
         fld = f"agenda[{i}]"
         try:
             case = await get_case_row(db, p, item.case_id)
         except NotFound:
-            raise Invalid(
-                "Hồ sơ không tồn tại.", {f"{fld}.case_id": f"không có hồ sơ #{item.case_id}"}
-            ) from None
+            errors[f"{fld}.case_id"] = f"không có hồ sơ #{item.case_id}"
+            continue
         if case.status.value == "closed":
             raise Conflict(
                 f"Hồ sơ {case.code} đã kết thúc.", {f"{fld}.case_id": "hồ sơ đã kết thúc"}
             )
         if item.endpoint_id not in endpoint_ids:
-            raise Invalid(
-                "Điểm cầu của mục chương trình không thuộc phiên.",
-                {f"{fld}.endpoint_id": "không thuộc các điểm cầu của phiên"},
-            )
-        if (
-            item.citizen_ids
-            and case.kind in PROTECTED_KINDS
-            and not await is_cleared(db, p, case.id)
-        ):
-            # Which ids pass would tell who the denouncer is.
-            raise Forbidden(
-                "Bạn không được xem danh tính người tố cáo của hồ sơ này.",
-                {f"{fld}.citizen_ids": "cần được cấp quyền xem hồ sơ"},
-            )
+            errors[f"{fld}.endpoint_id"] = "không thuộc các điểm cầu của phiên"
         parties = set(
             await db.scalars(select(CaseParty.citizen_id).where(CaseParty.case_id == case.id))
         )
+        # A citizen hidden from the caller is unknown to it, with the same answer as a
+        # citizen who is no party: which ids pass would tell who the denouncer is.
+        known = await identity.referable(db, p, parties, case.id)
         for cid in item.citizen_ids:
-            if cid not in parties:
-                raise Invalid(
-                    "Công dân không thuộc hồ sơ.",
-                    {f"{fld}.citizen_ids": f"#{cid} không thuộc hồ sơ"},
-                )
+            if cid not in known:
+                errors[f"{fld}.citizen_ids"] = f"#{cid} không thuộc hồ sơ"
+    if errors:
+        raise Invalid("Chương trình tiếp công dân không hợp lệ.", errors)
+
+
+async def _hidden_on_agenda(
+    db: AsyncSession, p: Principal, s: ReceptionSession
+) -> dict[int, set[int]]:
+    """Citizens on the current agenda that `p` may not see, by case: an agenda it rewrites
+    keeps them (it cannot remove what it cannot see, nor learn it from the answer)."""
+    out: dict[int, set[int]] = {}
+    for item in s.agenda:
+        ids = {c.citizen_id for c in item.citizens}
+        hidden = ids - await identity.referable(db, p, ids, item.case_id)
+        if hidden:
+            out.setdefault(item.case_id, set()).update(hidden)
+    return out
 
 
 async def _validate(
@@ -249,7 +255,9 @@ async def _validate(
         await _check_agenda(db, p, data.agenda, {*ids, central.id})
 
 
-def _apply_children(s: ReceptionSession, data: SessionInput) -> None:
+def _apply_children(
+    s: ReceptionSession, data: SessionInput, keep: dict[int, set[int]] | None = None
+) -> None:
     if data.endpoint_ids is not None:
         s.endpoints = [SessionEndpoint(endpoint_id=e) for e in dict.fromkeys(data.endpoint_ids)]
     if data.attendees is not None:
@@ -269,7 +277,12 @@ def _apply_children(s: ReceptionSession, data: SessionInput) -> None:
                 case_id=a.case_id,
                 endpoint_id=a.endpoint_id,
                 notes=nfc_text(a.notes),
-                citizens=[AgendaCitizen(citizen_id=c) for c in dict.fromkeys(a.citizen_ids)],
+                citizens=[
+                    AgendaCitizen(citizen_id=c)
+                    for c in dict.fromkeys(
+                        [*a.citizen_ids, *sorted((keep or {}).get(a.case_id, ()))]
+                    )
+                ],
             )
             for i, a in enumerate(data.agenda)
         ]
@@ -365,8 +378,45 @@ async def update_session(
         # Only a changed plan is checked again: an endpoint or chair switched off since
         # must not keep a live session from ending.
         await _validate(db, p, s, data)
-    _apply_children(s, data)
+    keep: dict[int, set[int]] = {}
+    if data.agenda is not None:
+        keep = await _hidden_on_agenda(db, p, s)
+        # The old items go first: the new ones take the same positions (unique per session).
+        s.agenda = []
+        await db.flush()
+    _apply_children(s, data, keep)
     if data.state is not None:
         s.state = data.state
     await db.flush()
     return s
+
+
+@dataclass(frozen=True, slots=True)
+class HeardView:
+    """The citizens heard in one agenda item, as one account may see them."""
+
+    citizens: tuple[Citizen, ...]  # those shown
+    withheld: bool  # someone heard (or the protected case's parties) is withheld
+
+
+async def agenda_views(
+    db: AsyncSession, ctx: AuditContext, s: ReceptionSession, surface: str
+) -> dict[int, HeardView]:
+    """Per agenda item id: who is heard, decided by `sessions.identity` in the context of the
+    item's case (a shown protected citizen is audited)."""
+    from sessions.cases import get_case_row, is_cleared
+
+    assert ctx.principal is not None
+    out: dict[int, HeardView] = {}
+    for item in s.agenda:
+        ids = [c.citizen_id for c in item.citizens]
+        shown = await identity.identities(db, ctx, ids, surface=surface, case_id=item.case_id)
+        withheld = any(c is None for c in shown.values())
+        try:
+            case = await get_case_row(db, ctx.principal, item.case_id)
+            if identity.is_protected_case(case):
+                withheld = withheld or not await is_cleared(db, ctx.principal, case.id)
+        except NotFound:  # a case of a unit the caller does not see: nothing of it is shown
+            withheld = True
+        out[item.id] = HeardView(tuple(c for c in shown.values() if c is not None), withheld)
+    return out

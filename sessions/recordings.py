@@ -15,12 +15,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sessions.access import PROTECTED_KINDS, Principal
+from sessions import identity
+from sessions.access import Principal
 from sessions.errors import NotFound
 from sessions.live import list_events
 from sessions.models import (
     AgendaItem,
-    CaseClearance,
     CaseFile,
     RecordingAttachment,
     RecordingManifest,
@@ -302,29 +302,8 @@ async def agenda_cases(db: AsyncSession, session_id: int) -> list[tuple[CaseFile
 # Who may replay -------------------------------------------------------------------------
 
 
-async def protected_cases(db: AsyncSession, session_id: int) -> list[int]:
-    """Ids of the protected cases (denunciations) on the session's agenda: its recordings
-    show the denouncer's face and voice."""
-    rows = await db.scalars(
-        select(CaseFile.id)
-        .join(AgendaItem, AgendaItem.case_id == CaseFile.id)
-        .where(AgendaItem.session_id == session_id, CaseFile.kind.in_(PROTECTED_KINDS))
-        .distinct()
-    )
-    return sorted(rows)
-
-
 async def may_replay(db: AsyncSession, p: Principal, session_id: int) -> tuple[bool, list[int]]:
-    """Whether `p` may replay or download the session's recordings: only accounts cleared for
-    every protected case on its agenda. Also returns those cases' ids (for the audit)."""
-    protected = await protected_cases(db, session_id)
-    if not protected:
-        return True, protected
-    cleared = set(
-        await db.scalars(
-            select(CaseClearance.case_id).where(
-                CaseClearance.account_id == p.account_id, CaseClearance.case_id.in_(protected)
-            )
-        )
-    )
-    return cleared >= set(protected), protected
+    """Whether `p` may replay or download the session's recordings, and the cases whose
+    segments show a protected citizen (for the audit): `sessions.identity` decides."""
+    r = await identity.replay_restriction(db, p, session_id)
+    return r.allowed, list(r.cases)

@@ -224,12 +224,11 @@ class EventWriter:
         )
         if s is None:
             return data
-        goto = data.get("item_id")
+        # The protocol carries item ids as strings (bridge/protocol.py parse_agenda).
+        raw = data.get("item_id")
+        goto = int(raw) if isinstance(raw, str) and raw.isascii() and raw.isdigit() else None
         item = live.step_agenda(
-            s,
-            self._agenda.get(session_id),
-            str(data.get("action", "next")),
-            goto if isinstance(goto, int) else None,
+            s, self._agenda.get(session_id), str(data.get("action", "next")), goto
         )
         if item is None:
             return data | {"moved": False}

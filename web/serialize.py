@@ -16,6 +16,7 @@ from sessions.models import (
     Unit,
 )
 from sessions.paging import Page
+from sessions.receptions import HeardView
 
 
 def iso(value: datetime | None, tz: tzinfo) -> str | None:
@@ -153,7 +154,9 @@ def session_summary(s: ReceptionSession, tz: tzinfo) -> dict[str, Any]:
     }
 
 
-def session(s: ReceptionSession, tz: tzinfo, withheld_cases: set[int]) -> dict[str, Any]:
+def session(s: ReceptionSession, tz: tzinfo, heard: dict[int, HeardView]) -> dict[str, Any]:
+    """`heard`: who is heard in each agenda item, as the caller may see them
+    (`sessions.receptions.agenda_views`); a withheld citizen's id is never given."""
     out = session_summary(s, tz)
     out["notes"] = s.notes
     out["endpoint_ids"] = [e.endpoint_id for e in s.endpoints]
@@ -174,10 +177,8 @@ def session(s: ReceptionSession, tz: tzinfo, withheld_cases: set[int]) -> dict[s
             "case_id": i.case_id,
             "endpoint_id": i.endpoint_id,
             "notes": i.notes,
-            "identity_withheld": i.case_id in withheld_cases,
-            "citizen_ids": None
-            if i.case_id in withheld_cases
-            else [c.citizen_id for c in i.citizens],
+            "identity_withheld": heard[i.id].withheld,
+            "citizen_ids": [c.id for c in heard[i.id].citizens],
         }
         for i in s.agenda
     ]

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sessions import accounts, cases, receptions, units
 from sessions.access import Principal
+from sessions.audit import AuditContext
 from sessions.errors import Conflict, Invalid
 from sessions.models import Account, Endpoint, SessionKind, SessionState
 from sessions.paging import PageRequest
@@ -82,7 +83,9 @@ async def _names(db: AsyncSession, store: str, p: Principal, q: str) -> list[str
     if store == "accounts":
         return [a.full_name for a in (await accounts.list_accounts(db, p, req)).items]
     if store == "citizens":
-        return [v.citizen.full_name for v in (await cases.list_citizens(db, p, req)).items]
+        return [
+            v.citizen.full_name for v in (await cases.list_citizens(db, AuditContext(p), req)).items
+        ]
     if store == "cases":
         return [c.title for c in (await cases.list_cases(db, p, req)).items]
     return [s.title for s in (await receptions.list_sessions(db, p, req)).items]
@@ -124,13 +127,13 @@ async def test_paging_totals(db: AsyncSession) -> None:
     seen: list[int] = []
     for page, want in ((1, 3), (2, 3), (3, 1), (4, 0)):
         result = await cases.list_citizens(
-            db, p, PageRequest(page=page, per_page=3, q="lo van pao")
+            db, AuditContext(p), PageRequest(page=page, per_page=3, q="lo van pao")
         )
         assert (result.total, result.page, result.per_page) == (7, page, 3)
         assert len(result.items) == want
         seen += [v.citizen.id for v in result.items]
     assert len(seen) == len(set(seen)) == 7
-    whole = await cases.list_citizens(db, p, PageRequest(per_page=200))
+    whole = await cases.list_citizens(db, AuditContext(p), PageRequest(per_page=200))
     assert whole.total == len(whole.items) == 7 + 3
 
 

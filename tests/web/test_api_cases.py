@@ -77,15 +77,17 @@ async def test_uncleared_accounts_see_the_identity_withheld(
         assert party["withheld"] is True and party["full_name"] == WITHHELD
         assert "citizen_id" not in party and "id_number" not in party
 
-        # The citizen records mask the person, in the list and alone.
+        # The citizen records do not know the person at all: not listed (even the id links
+        # records), not found alone, exactly as another unit's citizen.
         listed = await caller.get("/api/v1/citizens?per_page=200")
         _assert_nothing_reveals(listed)
-        [masked] = [c for c in listed.body["items"] if c["id"] == citizen_id]
-        assert masked["identity_withheld"] is True and masked["full_name"] == WITHHELD
-        assert masked["id_number"] is None and masked["address"] is None
+        assert citizen_id not in [c["id"] for c in listed.body["items"]]
         alone = await caller.get(f"/api/v1/citizens/{citizen_id}")
-        _assert_nothing_reveals(alone)
-        assert alone.body["identity_withheld"] is True
+        assert alone.status == 404 and not any(x in alone.text for x in SECRETS), alone.text
+        unknown = await caller.get("/api/v1/citizens/999999")
+        assert alone.body["error"]["message"].replace(str(citizen_id), "#") == unknown.body[
+            "error"
+        ]["message"].replace("999999", "#")
 
         # A search by name or ID number finds nothing: a hit alone would reveal them.
         for q in ("vu duc cuong", "Vũ Đức", "CƯỜNG", ID_NUMBER):
@@ -118,8 +120,9 @@ async def test_cleared_accounts_see_it_and_each_view_is_audited(
             )
         views = await _identity_views(client, before)
         assert [(v.actor_username, v.object_type, v.object_id) for v in views] == [
-            (username, "case", str(case_id))
+            (username, "citizen", str(citizen_id))
         ] * 2
+        assert all(v.detail == {"surface": "case", "case_id": case_id} for v in views)
         if username == "officer":  # the chair has no citizen records to read
             before = await last_audit_id(client)
             alone = await caller.get(f"/api/v1/citizens/{citizen_id}")
@@ -224,11 +227,13 @@ async def test_uncleared_officer_cannot_lift_or_route_around_the_protection(
             "agenda": [{"case_id": case_id, "endpoint_id": central, "citizen_ids": [citizen_id]}],
         },
     )
-    assert reply.status == 403, reply.body
+    # The denouncer's id is answered exactly as an id that is no party of the case.
+    assert reply.status == 422, reply.body
+    assert reply.error_fields == {"agenda[0].citizen_ids": f"#{citizen_id} không thuộc hồ sơ"}
     assert await count_rows(client) == before
     assert await last_audit_id(client) == audit_before
 
-    # Linking the denouncer's citizen record to an ordinary case shows them masked there too.
+    # Linking the denouncer's citizen record to an ordinary case: the id is unknown to them.
     reply = await officer2.post(
         "/api/v1/cases",
         {
@@ -239,10 +244,9 @@ async def test_uncleared_officer_cannot_lift_or_route_around_the_protection(
             "parties": [{"citizen_id": citizen_id}],
         },
     )
-    assert reply.status == 201, reply.body
-    _assert_nothing_reveals(reply)
-    assert reply.body["parties"][0]["withheld"] is True
-    _assert_nothing_reveals(await officer2.get(f"/api/v1/cases/{reply.body['id']}"))
+    assert reply.status == 422, reply.body
+    assert reply.error_fields == {"parties[0].citizen_id": f"không có công dân #{citizen_id}"}
+    assert await count_rows(client) == before
 
 
 async def test_making_a_case_a_denunciation_protects_it(
@@ -258,3 +262,75 @@ async def test_making_a_case_a_denunciation_protects_it(
     assert reply.body["parties"][0]["full_name"] == "Nguyễn Văn An"
     seen = await archivist.get(f"/api/v1/cases/{ordinary}")
     assert seen.body["identity_withheld"] is True and "Nguyễn Văn An" not in seen.text
+
+
+async def _ordinary_with_denouncer(client: TestClient[Any, Any], as_user: Login) -> dict[str, Any]:
+    """The cleared officer, with good intent, lists the denouncer of HS-MAU-003 as a party of
+    an ordinary complaint and puts that complaint on the planned session's agenda."""
+    _, citizen_id, _ = await _seeded(client)
+    officer = await as_user("officer")
+    made = await officer.post(
+        "/api/v1/cases",
+        {
+            "kind": "complaint",
+            "subject_area": "land",
+            "title": "Khiếu nại việc cấp giấy chứng nhận",
+            "handling_unit_id": 1,
+            "parties": [{"citizen_id": citizen_id}],
+        },
+    )
+    assert made.status == 201, made.body
+    async with client.app[DB]() as db:
+        central = await db.scalar(select(Endpoint.id).where(Endpoint.is_central.is_(True)))
+    sid = (await officer.get("/api/v1/sessions")).body["items"][0]["id"]
+    agenda = [{"case_id": made.body["id"], "endpoint_id": central, "citizen_ids": [citizen_id]}]
+    for _ in range(2):  # replacing an agenda by one with the same positions works
+        put = await officer.patch(f"/api/v1/sessions/{sid}", {"agenda": agenda})
+        assert put.status == 200, put.body
+    return {"sid": sid, "citizen": citizen_id, "case": made.body["id"], "central": central}
+
+
+async def test_a_denouncer_on_an_ordinary_agenda_stays_withheld(
+    client: TestClient[Any, Any], as_user: Login
+) -> None:
+    w = await _ordinary_with_denouncer(client, as_user)
+    for username in ("archivist", "focal1", "admin"):
+        caller = await as_user(username)
+        reply = await caller.get(f"/api/v1/sessions/{w['sid']}")
+        _assert_nothing_reveals(reply)
+        [item] = reply.body["agenda"]
+        assert item["identity_withheld"] is True and item["citizen_ids"] == []
+        page = await caller.get(f"/sessions/{w['sid']}")
+        assert page.status == 200 and "Đã ẩn" in page.text
+        assert not any(x in page.text for x in SECRETS)
+    # The officer cleared for the denunciation sees the name here too, and it is audited.
+    officer = await as_user("officer")
+    before = await last_audit_id(client)
+    reply = await officer.get(f"/api/v1/sessions/{w['sid']}")
+    assert reply.body["agenda"][0]["citizen_ids"] == [w["citizen"]]
+    assert NAME in (await officer.get(f"/sessions/{w['sid']}")).text
+    views = await _identity_views(client, before)
+    assert [(v.object_id, v.detail["surface"]) for v in views] == [
+        (str(w["citizen"]), "api-session"),
+        (str(w["citizen"]), "session-page"),
+    ]
+
+
+async def test_an_uncleared_editor_keeps_the_citizens_it_cannot_see(
+    client: TestClient[Any, Any], as_user: Login
+) -> None:
+    """Rewriting the agenda without the withheld id neither drops the denouncer from the
+    hearing nor tells the editor anything."""
+    w = await _ordinary_with_denouncer(client, as_user)
+    officer2 = await _second_officer(as_user)
+    agenda = [{"case_id": w["case"], "endpoint_id": w["central"], "notes": "Sửa ghi chú"}]
+    reply = await officer2.patch(f"/api/v1/sessions/{w['sid']}", {"agenda": agenda})
+    assert reply.status == 200, reply.body
+    _assert_nothing_reveals(reply)
+    assert reply.body["agenda"][0]["identity_withheld"] is True
+    seen = await (await as_user("officer")).get(f"/api/v1/sessions/{w['sid']}")
+    assert seen.body["agenda"][0]["citizen_ids"] == [w["citizen"]]
+    assert seen.body["agenda"][0]["notes"] == "Sửa ghi chú"
+    # Nor can it take the withheld citizen off the ordinary case.
+    reply = await officer2.patch(f"/api/v1/cases/{w['case']}", {"parties": []})
+    assert reply.status == 403 and "parties" in reply.error_fields

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from aiohttp import web
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from sessions import audit, cases
 from sessions.access import Perm
@@ -29,36 +28,18 @@ CASE_FIELDS = {
 }
 
 
-async def audit_identities(
-    db: AsyncSession, request: web.Request, views: list[cases.CitizenView]
-) -> None:
-    """A denouncer's identity shown to a cleared account: every view is audited."""
-    for v in views:
-        if v.protected and not v.withheld:
-            await audit.record(
-                db,
-                audit_context(request),
-                "identity.view",
-                "citizen",
-                v.citizen.id,
-                v.citizen.unit_id,
-            )
-
-
 @requires(Perm.CITIZENS_READ)
 async def list_citizens(request: web.Request) -> web.StreamResponse:
     tz = request.app[CONFIG].tz
-    async with transaction(request.app[DB]) as db:
-        result = await cases.list_citizens(db, principal(request), page_request(request))
-        await audit_identities(db, request, result.items)
+    async with transaction(request.app[DB]) as db:  # a shown identity is audited
+        result = await cases.list_citizens(db, audit_context(request), page_request(request))
     return ok(serialize.page(result, [serialize.citizen(c, tz) for c in result.items]))
 
 
 @requires(Perm.CITIZENS_READ)
 async def get_citizen(request: web.Request) -> web.StreamResponse:
     async with transaction(request.app[DB]) as db:
-        view = await cases.get_citizen(db, principal(request), path_id(request))
-        await audit_identities(db, request, [view])
+        view = await cases.get_citizen(db, audit_context(request), path_id(request))
     return ok(serialize.citizen(view, request.app[CONFIG].tz))
 
 
@@ -93,7 +74,8 @@ async def update_citizen(request: web.Request) -> web.StreamResponse:
         await audit.record(
             db, audit_context(request), "citizen.update", "citizen", row.id, row.unit_id
         )
-    return ok(serialize.citizen(cases.CitizenView(row, False), request.app[CONFIG].tz))
+        view = await cases.get_citizen(db, audit_context(request), row.id)
+    return ok(serialize.citizen(view, request.app[CONFIG].tz))
 
 
 @requires(Perm.CASES_READ)
@@ -107,20 +89,9 @@ async def list_cases(request: web.Request) -> web.StreamResponse:
 
 
 async def view_case(request: web.Request, case_id: int) -> cases.CaseView:
-    """The case as the caller may see it; a cleared view of a protected identity is audited."""
+    """The case as the caller may see it; a shown protected identity is audited."""
     async with transaction(request.app[DB]) as db:
-        view = await cases.get_case(db, principal(request), case_id)
-        if view.protected and view.cleared:
-            await audit.record(
-                db,
-                audit_context(request),
-                "identity.view",
-                "case",
-                view.case.id,
-                view.case.handling_unit_id,
-                {"code": view.case.code},
-            )
-    return view
+        return await cases.get_case(db, audit_context(request), case_id)
 
 
 @requires(Perm.CASES_READ)

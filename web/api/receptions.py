@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scheduling import planning
 from sessions import audit, receptions
-from sessions.access import PROTECTED_KINDS, Perm, Principal
-from sessions.cases import is_cleared
+from sessions.access import Perm
 from sessions.db import transaction
-from sessions.models import CaseFile, ReceptionSession, SessionKind, SessionState
+from sessions.models import ReceptionSession, SessionKind, SessionState
 from web import serialize
 from web.api.schedule import scheduling_config
 from web.auth import audit_context
@@ -35,14 +35,9 @@ SESSION_FIELDS = {
 }
 
 
-async def _withheld_cases(db: AsyncSession, p: Principal, s: ReceptionSession) -> set[int]:
-    ids = [i.case_id for i in s.agenda]
-    if not ids:
-        return set()
-    protected = await db.scalars(
-        select(CaseFile.id).where(CaseFile.id.in_(ids), CaseFile.kind.in_(PROTECTED_KINDS))
-    )
-    return {cid for cid in protected if not await is_cleared(db, p, cid)}
+async def _session_json(request: web.Request, db: AsyncSession, s: ReceptionSession) -> Any:
+    heard = await receptions.agenda_views(db, audit_context(request), s, "api-session")
+    return serialize.session(s, request.app[CONFIG].tz, heard)
 
 
 @requires(Perm.SESSIONS_READ)
@@ -59,10 +54,10 @@ async def list_sessions(request: web.Request) -> web.StreamResponse:
 @requires(Perm.SESSIONS_READ)
 async def get_session(request: web.Request) -> web.StreamResponse:
     p = principal(request)
-    async with request.app[DB]() as db:
+    async with transaction(request.app[DB]) as db:  # a shown identity is audited
         s = await receptions.get_session(db, p, path_id(request))
-        withheld = await _withheld_cases(db, p, s)
-    return ok(serialize.session(s, request.app[CONFIG].tz, withheld))
+        body = await _session_json(request, db, s)
+    return ok(body)
 
 
 def _attendee(f: Fields) -> receptions.AttendeeInput:
@@ -112,8 +107,8 @@ async def create_session(request: web.Request) -> web.StreamResponse:
         await planning.on_saved(db, s, data, now, cfg, created=True)
         await audit.record(db, audit_context(request), "session.create", "session", s.id, s.unit_id)
         s = await receptions.get_session(db, p, s.id)
-        withheld = await _withheld_cases(db, p, s)
-    return ok(serialize.session(s, request.app[CONFIG].tz, withheld), 201)
+        body = await _session_json(request, db, s)
+    return ok(body, 201)
 
 
 @requires(Perm.SESSIONS_WRITE)
@@ -134,8 +129,8 @@ async def update_session(request: web.Request) -> web.StreamResponse:
             s.unit_id,
             {"fields": changed},
         )
-        withheld = await _withheld_cases(db, p, s)
-    return ok(serialize.session(s, request.app[CONFIG].tz, withheld))
+        body = await _session_json(request, db, s)
+    return ok(body)
 
 
 def setup(app: web.Application) -> None:

@@ -11,7 +11,8 @@ from sessions import cases
 from sessions.access import WITHHELD, Perm
 from sessions.db import transaction
 from sessions.models import CaseKind, CaseStatus
-from web.api.cases import audit_identities, view_case
+from web.api.cases import view_case
+from web.auth import audit_context
 from web.exports import export_views
 from web.http import principal, requires
 from web.keys import DB
@@ -71,8 +72,7 @@ async def case_detail(request: web.Request) -> web.StreamResponse:
 async def citizen_list(request: web.Request) -> web.StreamResponse:
     req = page_request(request)
     async with transaction(request.app[DB]) as db:
-        page = await cases.list_citizens(db, principal(request), req)
-        await audit_identities(db, request, page.items)
+        page = await cases.list_citizens(db, audit_context(request), req)
         unit_names = await lookup.unit_names(db, (v.citizen.unit_id for v in page.items))
     return render(
         "citizens/list.html",

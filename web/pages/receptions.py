@@ -8,9 +8,10 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sessions import receptions
-from sessions.access import PROTECTED_KINDS, Perm, Principal
-from sessions.cases import is_cleared
+from sessions.access import Perm
+from sessions.db import transaction
 from sessions.models import AgendaItem, Attendee, CaseFile, ReceptionSession, SessionState
+from web.auth import audit_context
 from web.exports import export_views
 from web.http import principal, requires
 from web.keys import DB
@@ -57,18 +58,20 @@ class AttendeeRow:
     capacity: str
 
 
-async def _agenda(db: AsyncSession, p: Principal, s: ReceptionSession) -> list[AgendaRow]:
+async def _agenda(db: AsyncSession, request: web.Request, s: ReceptionSession) -> list[AgendaRow]:
     cases = await lookup.cases_by_id(db, (i.case_id for i in s.agenda))
     endpoints = await lookup.endpoint_names(db, (i.endpoint_id for i in s.agenda))
-    names = await lookup.citizen_names(db, (c.citizen_id for i in s.agenda for c in i.citizens))
-    rows = []
-    for item in s.agenda:
-        case = cases.get(item.case_id)
-        hidden = case is not None and case.kind in PROTECTED_KINDS
-        hidden = hidden and not await is_cleared(db, p, item.case_id)
-        heard = [] if hidden else [names.get(c.citizen_id, "") for c in item.citizens]
-        rows.append(AgendaRow(item, case, endpoints.get(item.endpoint_id, ""), hidden, heard))
-    return rows
+    heard = await receptions.agenda_views(db, audit_context(request), s, "session-page")
+    return [
+        AgendaRow(
+            item,
+            cases.get(item.case_id),
+            endpoints.get(item.endpoint_id, ""),
+            heard[item.id].withheld,
+            [c.full_name for c in heard[item.id].citizens],
+        )
+        for item in s.agenda
+    ]
 
 
 async def _attendees(db: AsyncSession, items: list[Attendee]) -> list[AttendeeRow]:
@@ -86,7 +89,7 @@ async def _attendees(db: AsyncSession, items: list[Attendee]) -> list[AttendeeRo
 @requires(Perm.SESSIONS_READ)
 async def session_detail(request: web.Request) -> web.StreamResponse:
     p = principal(request)
-    async with request.app[DB]() as db:
+    async with transaction(request.app[DB]) as db:  # a shown identity is audited
         s = await receptions.get_session(db, p, path_id(request))
         endpoint_ids = [s.central_endpoint_id, *(e.endpoint_id for e in s.endpoints)]
         data = {
@@ -95,7 +98,7 @@ async def session_detail(request: web.Request) -> web.StreamResponse:
             "unit": (await lookup.unit_names(db, [s.unit_id])).get(s.unit_id, ""),
             "endpoints": await lookup.endpoint_names(db, endpoint_ids),
             "attendees": await _attendees(db, s.attendees),
-            "agenda": await _agenda(db, p, s),
+            "agenda": await _agenda(db, request, s),
             "can_read_cases": p.can(Perm.CASES_READ),
             "exports": await export_views(db, request, session_id=s.id)
             if p.can(Perm.CASES_READ)
