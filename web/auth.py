@@ -7,6 +7,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 from aiohttp import web
 from sqlalchemy import delete, select
@@ -35,6 +36,50 @@ def client_ip(request: web.Request) -> str:
         if forwarded:
             return forwarded.split(",")[0].strip()[:64]
     return (request.remote or "")[:64]
+
+
+def request_scheme(request: web.Request) -> str:
+    """The scheme the browser used: behind a trusted proxy (TIEPDAN_TRUST_PROXY, as for the
+    client address) the proxy's X-Forwarded-Proto, else this connection's own."""
+    if request.app[CONFIG].trust_proxy:
+        proto = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
+        if proto in _DEFAULT_PORTS:
+            return proto
+    return request.scheme
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+Origin = tuple[str, str, int]  # scheme, host, port (RFC 6454)
+
+
+def origin_of(url: str) -> Origin | None:
+    """The (scheme, host, port) of an http(s) URL or Origin header, the port made explicit;
+    None for anything else ("null", another scheme, a bad port)."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS or not parts.hostname:
+        return None
+    try:
+        port = parts.port
+    except ValueError:
+        return None
+    return scheme, parts.hostname.lower(), port or _DEFAULT_PORTS[scheme]
+
+
+def same_origin(request: web.Request) -> bool:
+    """Whether the request's Origin is this app: the public base URL's origin, or the one the
+    browser addressed (Host, with the scheme it used). Scheme, host and port all count: an
+    https page is not the http app, nor another port. No Origin: not a browser (scripts sign
+    in themselves, so there is no cookie of someone else's to ride on)."""
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return True
+    seen = origin_of(origin)
+    own = {
+        origin_of(request.app[CONFIG].public_base_url),
+        origin_of(f"{request_scheme(request)}://{request.host}"),
+    }
+    return seen is not None and seen in own
 
 
 def audit_context(request: web.Request) -> AuditContext:
