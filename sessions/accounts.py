@@ -12,7 +12,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sessions.access import Principal
-from sessions.errors import Conflict, Invalid, NotFound
+from sessions.errors import Conflict, Forbidden, Invalid, NotFound
 from sessions.models import Account, AccountRole, Endpoint, Role, Unit, utcnow
 from sessions.paging import Page, PageRequest, contains, paginate
 from sessions.text import nfc, search_key
@@ -170,6 +170,28 @@ async def create_account(db: AsyncSession, p: Principal, data: AccountInput) -> 
     return account
 
 
+OWN_REACH = "cần một quản trị viên khác thay đổi"
+
+
+def check_own_reach(account: Account, data: AccountInput, endpoint_id: int | None) -> None:
+    """An administrator cannot widen (or narrow) their own reach: their roles, their unit,
+    their endpoint, their being active. Each would let one admin grant themselves cases and
+    identities; a second administrator must make the change. Forbidden names the fields."""
+    changed = {
+        "roles": data.roles is not None and data.roles != account.role_set,
+        "unit_id": data.unit_id is not None and data.unit_id != account.unit_id,
+        "endpoint_id": endpoint_id != account.endpoint_id,
+        "active": data.active is not None and data.active != account.active,
+    }
+    fields = {name: OWN_REACH for name, yes in changed.items() if yes}
+    if fields:
+        raise Forbidden(
+            "Không thể tự thay đổi vai trò, đơn vị, điểm cầu hay trạng thái của chính tài khoản "
+            "mình: cần một quản trị viên khác thực hiện.",
+            fields,
+        )
+
+
 async def update_account(
     db: AsyncSession, p: Principal, account_id: int, data: AccountInput
 ) -> tuple[Account, frozenset[Role]]:
@@ -178,13 +200,13 @@ async def update_account(
     before = account.role_set
     if data.username is not None and data.username.strip().lower() != account.username:
         raise Invalid("Không đổi được tên đăng nhập.", {"username": "cố định"})
-    if account.id == p.account_id and (
-        data.active is False or (data.roles is not None and Role.ADMIN in before - data.roles)
-    ):
+    if account.id == p.account_id and data.active is False:
         raise Invalid(
-            "Không thể tự khóa hoặc tự bỏ quyền quản trị của chính mình.",
-            {"active" if data.active is False else "roles": "không áp dụng cho chính bạn"},
+            "Không thể tự khóa tài khoản của chính mình.", {"active": "không áp dụng cho chính bạn"}
         )
+    endpoint_id = None if data.clear_endpoint else (data.endpoint_id or account.endpoint_id)
+    if account.id == p.account_id:
+        check_own_reach(account, data, endpoint_id)
     unit = await db.get(Unit, account.unit_id)
     if data.unit_id is not None and data.unit_id != account.unit_id:
         unit = await scoped_unit(db, p, data.unit_id, "unit_id")
@@ -193,7 +215,6 @@ async def update_account(
     roles = data.roles if data.roles is not None else before
     if not roles:
         raise Invalid("Cần ít nhất một vai trò.", {"roles": "cần ít nhất một vai trò"})
-    endpoint_id = None if data.clear_endpoint else (data.endpoint_id or account.endpoint_id)
     if Role.FOCAL_STAFF in roles and endpoint_id is None:
         raise Invalid("Cán bộ đầu mối phải gắn với một điểm cầu.", {"endpoint_id": "bắt buộc"})
     if endpoint_id is not None:

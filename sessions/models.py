@@ -247,8 +247,9 @@ class LoginSession(Base):
 
 
 class LoginThrottle(Base):
-    """Failed logins per key ("user:<name>" or "ip:<addr>"), kept in the database so that
-    throttling holds across restarts and across web processes."""
+    """Failed logins per key ("user:<name>", "ip:<addr>" or "guess:<addr>"; see
+    `web.auth`), kept in the database so that throttling holds across restarts and across
+    web processes."""
 
     __tablename__ = "login_throttle"
 

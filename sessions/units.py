@@ -225,3 +225,9 @@ async def update_endpoint(
         row.active = data.active
     await db.flush()
     return row
+
+
+def is_province_wide(p: Principal) -> bool:
+    """Whether the account belongs to the tree's root, the province itself: `create_root`
+    gives the root the one-segment path "/{id}/" and every other unit extends its parent's."""
+    return p.unit_path.count("/") == 2

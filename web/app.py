@@ -15,9 +15,10 @@ from sessions.db import create_engine, session_factory
 from web import api, exports, live, pages, recordings, room_page
 from web.api.schedule import SCHEDULING, scheduling_ctx
 from web.config import Config
+from web.errors import json_error
 from web.http import ok, public
 from web.keys import CLOCK, CONFIG, DB, ENGINE, METRICS, Clock
-from web.metrics import Metrics
+from web.metrics import Metrics, bearer_matches, is_loopback
 from web.middleware import errors, observe, signed_in
 
 HERE = Path(__file__).parent
@@ -46,6 +47,17 @@ async def healthz(request: web.Request) -> web.StreamResponse:
 
 @public
 async def metrics(request: web.Request) -> web.StreamResponse:
+    """Prometheus metrics, for this machine or a scraper holding TIEPDAN_METRICS_TOKEN."""
+    token = request.app[CONFIG].metrics_token
+    if not is_loopback(request.remote) and not bearer_matches(
+        request.headers.get("Authorization"), token
+    ):
+        return json_error(
+            403,
+            "forbidden",
+            "Chỉ máy chủ này hoặc máy giám sát có mã truy cập được đọc số liệu vận hành.",
+            {"Authorization": "thiếu hoặc sai mã truy cập (Bearer)"},
+        )
     body = request.app[METRICS].render()
     return web.Response(
         body=body, headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"}

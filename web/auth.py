@@ -7,6 +7,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 from aiohttp import web
 from sqlalchemy import delete, select
@@ -37,6 +38,50 @@ def client_ip(request: web.Request) -> str:
     return (request.remote or "")[:64]
 
 
+def request_scheme(request: web.Request) -> str:
+    """The scheme the browser used: behind a trusted proxy (TIEPDAN_TRUST_PROXY, as for the
+    client address) the proxy's X-Forwarded-Proto, else this connection's own."""
+    if request.app[CONFIG].trust_proxy:
+        proto = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
+        if proto in _DEFAULT_PORTS:
+            return proto
+    return request.scheme
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+Origin = tuple[str, str, int]  # scheme, host, port (RFC 6454)
+
+
+def origin_of(url: str) -> Origin | None:
+    """The (scheme, host, port) of an http(s) URL or Origin header, the port made explicit;
+    None for anything else ("null", another scheme, a bad port)."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS or not parts.hostname:
+        return None
+    try:
+        port = parts.port
+    except ValueError:
+        return None
+    return scheme, parts.hostname.lower(), port or _DEFAULT_PORTS[scheme]
+
+
+def same_origin(request: web.Request) -> bool:
+    """Whether the request's Origin is this app: the public base URL's origin, or the one the
+    browser addressed (Host, with the scheme it used). Scheme, host and port all count: an
+    https page is not the http app, nor another port. No Origin: not a browser (scripts sign
+    in themselves, so there is no cookie of someone else's to ride on)."""
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return True
+    seen = origin_of(origin)
+    own = {
+        origin_of(request.app[CONFIG].public_base_url),
+        origin_of(f"{request_scheme(request)}://{request.host}"),
+    }
+    return seen is not None and seen in own
+
+
 def audit_context(request: web.Request) -> AuditContext:
     principal: Principal | None = request.get(PRINCIPAL)
     return AuditContext(principal, client_ip(request), request.get(REQUEST_ID, ""))
@@ -65,20 +110,38 @@ def _locked(rows: list[LoginThrottle], now: datetime) -> bool:
     return any(r.locked_until is not None and r.locked_until > now for r in rows)
 
 
-# Many officers of one commune may sit behind one NAT address: an address is locked only
+# Failed logins are counted in three buckets (rows of `login_throttle`):
+# - "user:NAME", every name tried, real or made up, so that how a name locks says nothing of
+#   whether it exists; locked, that name cannot sign in;
+# - "ip:ADDR", failures against real accounts from one address: guessing across accounts;
+#   locked, nobody signs in from that address;
+# - "guess:ADDR", every failure from the address, made-up names included; locked, each failed
+#   attempt is answered "too many", but a correct password still signs in: one person typing
+#   made-up names cannot lock a commune's office out, and learns nothing from the answers.
+# Many officers of one commune may sit behind one NAT address: the address buckets lock only
 # after this many times the per-account limit, so one person's typos do not lock them all.
 IP_FACTOR = 5
+_PER_ADDRESS = ("ip:", "guess:")
 
 
 def _fail(rows: list[LoginThrottle], now: datetime, cfg: Config) -> None:
     window = timedelta(minutes=cfg.login_lock_minutes)
     for r in rows:
-        limit = cfg.login_max_failures * (IP_FACTOR if r.key.startswith("ip:") else 1)
+        limit = cfg.login_max_failures * (IP_FACTOR if r.key.startswith(_PER_ADDRESS) else 1)
         if r.window_started_at is None or now - r.window_started_at > window or not r.failures:
             r.failures, r.window_started_at = 0, now
         r.failures += 1
         if r.failures >= limit:
             r.locked_until = now + window
+
+
+def _password_matches(account: Account | None, password: str) -> bool:
+    """One password hash verified on every path (an unknown name against a dummy hash, an
+    inactive account against its own), so the time taken tells nothing about the account."""
+    if account is None:
+        accounts.burn_time(password)
+        return False
+    return accounts.verify_password(account.password_hash, password)
 
 
 async def login(request: web.Request, username: str, password: str) -> LoginOutcome:
@@ -88,20 +151,17 @@ async def login(request: web.Request, username: str, password: str) -> LoginOutc
     ip, ctx = client_ip(request), audit_context(request)
     username = username.strip().lower()[:64]
     async with transaction(request.app[DB]) as db:
-        rows = await _throttle_rows(db, [f"user:{username}", f"ip:{ip}"])
-        if _locked(rows, now):
+        name, address, guesses = await _throttle_rows(
+            db, [f"user:{username}", f"ip:{ip}", f"guess:{ip}"]
+        )
+        if _locked([name, address], now):
+            accounts.burn_time(password)  # as long as any other answer
             await record(db, ctx, "login.throttled", "account", username, actor_username=username)
             return LoginOutcome(None, locked=True)
         account = await accounts.by_username(db, username)
-        ok = (
-            account is not None
-            and account.active
-            and accounts.verify_password(account.password_hash, password)
-        )
-        if account is None:
-            accounts.burn_time(password)
-        if not ok or account is None:
-            _fail(rows, now, cfg)
+        matched = _password_matches(account, password)
+        if account is None or not account.active or not matched:
+            _fail([name, guesses] if account is None else [name, address, guesses], now, cfg)
             await record(
                 db,
                 ctx,
@@ -115,10 +175,10 @@ async def login(request: web.Request, username: str, password: str) -> LoginOutc
                     else "bad_credentials"
                 },
             )
-            return LoginOutcome(None, locked=_locked(rows, now))
+            return LoginOutcome(None, locked=_locked([name, address, guesses], now))
         # Only the account's count: a valid login must not wipe the address's record of
         # guesses at other accounts.
-        rows[0].failures, rows[0].locked_until = 0, None
+        name.failures, name.locked_until = 0, None
         token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         db.add(
             LoginSession(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -43,6 +44,8 @@ class Config:
     login_lock_minutes: int = 15
     log_level: str = "INFO"
     trust_proxy: bool = False
+    # Bearer token that opens /metrics to a client not on loopback; empty: loopback only.
+    metrics_token: str = ""
     event_loop: EventLoopKind = "uvloop"  # what `tiepdan serve` runs on; "asyncio": the fallback
     bridge: BridgeConfig = field(default_factory=BridgeConfig)
     scheduling: SchedulingConfig = field(default_factory=SchedulingConfig)
@@ -107,6 +110,7 @@ class Config:
             login_lock_minutes=_int(env, "TIEPDAN_LOGIN_LOCK_MINUTES", 15, 1, 24 * 60),
             log_level=level,
             trust_proxy=env.get("TIEPDAN_TRUST_PROXY", "0") == "1",
+            metrics_token=_metrics_token(env),
             event_loop=event_loop,
             bridge=_bridge(env),
             scheduling=_scheduling(env, tz),
@@ -142,6 +146,21 @@ def _int(env: Mapping[str, str], name: str, default: int, lo: int, hi: int) -> i
     if not lo <= value <= hi:
         raise ConfigError(f"{name} must be between {lo} and {hi}: {value}")
     return value
+
+
+# RFC 6750's b64token, and long enough not to be guessed.
+_TOKEN_RE = re.compile(r"[A-Za-z0-9._~+/-]{32,}=*")
+
+
+def _metrics_token(env: Mapping[str, str]) -> str:
+    token = env.get("TIEPDAN_METRICS_TOKEN", "")
+    if token and not _TOKEN_RE.fullmatch(token):
+        # The value itself is a secret: not repeated in the message.
+        raise ConfigError(
+            "TIEPDAN_METRICS_TOKEN must be at least 32 characters of A-Z a-z 0-9 . _ ~ + / - "
+            "(e.g. the output of `openssl rand -hex 32`)"
+        )
+    return token
 
 
 def _bridge(env: Mapping[str, str]) -> BridgeConfig:

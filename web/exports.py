@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bridge.contracts import TrackKind, TrackSource
 from recording import RecordingError, Storage
+from recording.errors import IntegrityError
 from recording.export import (
     ExportConfig,
     ExportError,
@@ -59,6 +60,46 @@ STATE_LABELS = {
     ExportState.FAILED: "Lỗi",
 }
 _CHUNK = 1024 * 1024
+
+# What a user reads of a failed export (API and pages). The exception's own words (paths on
+# this server, object keys, ffmpeg's last lines) go to the log only, under the job's id.
+FAILED_STORAGE = (
+    "Không đọc hoặc ghi được kho lưu trữ khi xuất video. Hãy báo quản trị viên (mã xuất #{id})."
+)
+FAILED_INTEGRITY = (
+    "Tệp ghi hình trong kho không khớp mã băm đã lưu nên không được dùng để xuất video. "
+    "Hãy báo quản trị viên (mã xuất #{id})."
+)
+FAILED_RENDER = "Không dựng được video tổng hợp. Hãy báo quản trị viên (mã xuất #{id})."
+FAILED_INTERNAL = "Lỗi hệ thống khi xuất video. Hãy báo quản trị viên (mã xuất #{id})."
+_FAILURES = (FAILED_STORAGE, FAILED_INTEGRITY, FAILED_RENDER, FAILED_INTERNAL)
+
+
+class TrackMismatch(ExportError):
+    """A stored track file does not hash to what was recorded."""
+
+
+def failure_reason(exc: BaseException, export_id: int) -> str:
+    """The user's reason for a failed export, by the kind of failure."""
+    if isinstance(exc, TrackMismatch | IntegrityError):
+        reason = FAILED_INTEGRITY
+    elif isinstance(exc, RecordingError | OSError):
+        reason = FAILED_STORAGE
+    elif isinstance(exc, ExportError):
+        reason = FAILED_RENDER
+    else:
+        reason = FAILED_INTERNAL
+    return reason.format(id=export_id)
+
+
+def shown_error(row: ExportRecord) -> str | None:
+    """A failed export's error as users may read it: one of the reasons above (or the stop's),
+    never text that a row written otherwise may hold."""
+    if row.error is None:
+        return None
+    if row.error == store.INTERRUPTED or row.error in (m.format(id=row.id) for m in _FAILURES):
+        return row.error
+    return FAILED_INTERNAL.format(id=row.id)
 
 
 class ExportService:
@@ -124,10 +165,10 @@ class ExportService:
             raise
         except (ExportError, RecordingError, OSError) as exc:
             self.log.warning("export %d failed: %s", export_id, exc)
-            await self._set(export_id, ExportState.FAILED, str(exc)[:2000])
+            await self._set(export_id, ExportState.FAILED, failure_reason(exc, export_id))
         except Exception as exc:  # a bug: keep the failure visible, log the trace
             self.log.exception("export %d crashed", export_id)
-            await self._set(export_id, ExportState.FAILED, f"internal error: {exc!r}")
+            await self._set(export_id, ExportState.FAILED, failure_reason(exc, export_id))
         finally:
             await asyncio.to_thread(shutil.rmtree, self._dir(export_id), True)
 
@@ -187,7 +228,7 @@ class ExportService:
         target = work / f"{r.id}-{name}"
         digest = await asyncio.to_thread(self._fetch, r.storage_key, target)
         if digest != r.sha256:
-            raise ExportError(f"track file {r.storage_key}: sha256 {digest}, expected {r.sha256}")
+            raise TrackMismatch(f"track file {r.storage_key}: sha256 {digest}, expected {r.sha256}")
         return target
 
     def _fetch(self, key: str, target: Path) -> str:
@@ -257,7 +298,7 @@ def export_view(row: ExportRecord, service: ExportService, request: web.Request)
         "state": row.state.value,
         "state_label": STATE_LABELS[row.state],
         "progress": round(service.progress(row), 3),
-        "error": row.error,
+        "error": shown_error(row),
         "range_from": at(row.range_from),
         "range_to": at(row.range_to),
         "storage_key": row.storage_key,

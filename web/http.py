@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Awaitable, Callable
 from functools import wraps
 from typing import Any
+from urllib.parse import quote, unquote, urlsplit
 
 from aiohttp import web
 
@@ -56,3 +58,37 @@ def ok(data: Any, status: int = 200) -> web.Response:
 def redirect(location: str) -> web.Response:
     """A 303 See Other: after a form post the browser fetches the next page with GET."""
     return web.Response(status=303, headers={"Location": location})
+
+
+# C0 and C1 controls and DEL; among them the tab and newlines that browsers strip from a URL
+# before parsing it (WHATWG URL), so that "/\t/evil.example" becomes "//evil.example".
+_URL_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _site_path(form: str) -> bool:
+    parts = urlsplit(form)
+    return (
+        form.startswith("/")
+        and not form.startswith("//")
+        and "\\" not in form
+        and not _URL_CONTROL.search(form)
+        and not parts.scheme
+        and not parts.netloc
+    )
+
+
+def safe_next(value: str) -> str:
+    """Where to send the browser after signing in: `value` when it is a path on this site,
+    else "/". Browsers read "\\" as "/" and "//host" as another site, so the value and each
+    of its percent-decoded forms must start with exactly one "/" and hold no backslash, no
+    control character, no scheme and no host. Every `next` read goes through here."""
+    form = value
+    for _ in range(4):  # nobody encodes a link four times over but an attacker
+        if not _site_path(form):
+            return "/"
+        decoded = unquote(form)
+        if decoded == form:
+            # Non-ASCII letters (a path with Vietnamese text) percent-encoded for the header.
+            return quote(value, safe="/?#&=+%:@!$'()*,;~-._[]")
+        form = decoded
+    return "/"

@@ -15,7 +15,6 @@ import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any, Protocol
-from urllib.parse import urlsplit
 
 from aiohttp import WSMsgType, web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -28,7 +27,7 @@ from sessions.access import Perm, Principal
 from sessions.db import transaction
 from sessions.errors import Conflict, Forbidden, NotFound
 from sessions.models import Endpoint, Role, SessionState
-from web.auth import audit_context
+from web.auth import audit_context, same_origin
 from web.http import ok, principal, requires
 from web.keys import CONFIG, DB
 from web.validation import path_id
@@ -294,21 +293,11 @@ class SocketTransport:
         await self._ws.close(message=reason.encode()[:120])
 
 
-def _same_origin(request: web.Request) -> bool:
-    """Browsers send Origin on WebSocket handshakes; a page of another site must not open one
-    with our user's cookie (cross-site WebSocket hijacking)."""
-    origin = request.headers.get("Origin")
-    if origin is None:
-        return True  # not a browser: scripts authenticate with the cookie they got themselves
-    allowed = {urlsplit(request.app[CONFIG].public_base_url).netloc, request.host}
-    return urlsplit(origin).netloc in allowed
-
-
 @requires(Perm.SESSIONS_READ)
 async def bridge_socket(request: web.Request) -> web.StreamResponse:
     p = principal(request)
     session_id = path_id(request)
-    if not _same_origin(request):
+    if not same_origin(request):
         raise Forbidden("Nguồn kết nối không hợp lệ.", {"Origin": "khác trang của hệ thống"})
     async with request.app[DB]() as db:
         await receptions.get_session(db, p, session_id)  # 404 before upgrading when not visible
@@ -340,7 +329,7 @@ async def readiness_socket(request: web.Request) -> web.StreamResponse:
     bridge lets the caller in (an inactive endpoint, say) is the authorizer's answer."""
     p = principal(request)
     endpoint_id = path_id(request)
-    if not _same_origin(request):
+    if not same_origin(request):
         raise Forbidden("Nguồn kết nối không hợp lệ.", {"Origin": "khác trang của hệ thống"})
     if p.endpoint_id != endpoint_id:
         raise NotFound(f"Không tìm thấy điểm cầu #{endpoint_id} của tài khoản này.")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
+
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
 
@@ -26,3 +29,29 @@ class Metrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+def is_loopback(peer: str | None) -> bool:
+    """Whether the TCP peer (the socket's address, never a forwarded header) is this machine.
+    Behind nginx every request comes from loopback: nginx must not pass /metrics on."""
+    if not peer:
+        return False  # no address (a Unix socket): not known to be local
+    try:
+        addr = ipaddress.ip_address(peer.split("%", 1)[0])  # "::1%lo": a scoped address
+    except ValueError:
+        return False
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        return addr.ipv4_mapped.is_loopback
+    return addr.is_loopback
+
+
+def bearer_matches(authorization: str | None, token: str) -> bool:
+    """Whether an `Authorization: Bearer <token>` header carries `token` (compared in
+    constant time). An empty configured token matches nothing."""
+    if not token or not authorization:
+        return False
+    scheme, _, supplied = authorization.strip().partition(" ")
+    if scheme.lower() != "bearer":
+        return False
+    # As bytes: compare_digest refuses non-ASCII text, and a header may hold any bytes.
+    return hmac.compare_digest(supplied.strip().encode("utf-8", "replace"), token.encode())

@@ -712,8 +712,8 @@ async def stream_stored(
     try:
         first = await asyncio.to_thread(next, chunks, b"")
     except (OSError, RecordingError) as exc:
-        log.error("%s unreadable: %s", key, exc)
-        raise Conflict(unreadable, {"storage_key": str(exc)}) from None
+        log.error("%s unreadable: %s", key, exc)  # the detail (a path on this server): log only
+        raise Conflict(unreadable, {"storage_key": "không đọc được trong kho lưu trữ"}) from None
     name = key.rsplit("/", 1)[-1]
     response = web.StreamResponse(
         headers={

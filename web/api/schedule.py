@@ -23,11 +23,11 @@ from scheduling.checks import Figures
 from scheduling.config import SchedulingConfig
 from scheduling.mail import Mailer
 from scheduling.reminders import ReminderService
-from sessions import audit
+from sessions import audit, units
 from sessions.access import Perm, Principal
 from sessions.accounts import principal_for
 from sessions.db import transaction
-from sessions.errors import Invalid, NotFound
+from sessions.errors import Forbidden, Invalid, NotFound
 from sessions.models import Account, CalendarDay, CalendarDayKind, Notification
 from web.auth import audit_context
 from web.http import ok, principal, public, requires
@@ -337,9 +337,21 @@ async def list_calendar_days(request: web.Request) -> web.StreamResponse:
     return ok({"year": year, "items": [_day(r) for r in rows]})
 
 
-# The administrator's permission: there is no calendar permission of its own yet.
+def _require_province_admin(p: Principal) -> None:
+    """The holiday calendar is the province's: a day put or taken away moves every deadline
+    of every unit, so only an administrator of the province itself (the root unit) may."""
+    if not units.is_province_wide(p):
+        raise Forbidden(
+            "Chỉ quản trị viên cấp tỉnh được sửa lịch ngày nghỉ, ngày làm bù của toàn tỉnh.",
+            {"date": "lịch chung của toàn tỉnh: cần quản trị viên cấp tỉnh"},
+        )
+
+
+# The administrator's permission (there is no calendar permission of its own yet), and only
+# the province's administrators.
 @requires(Perm.UNITS_WRITE)
 async def put_calendar_day(request: web.Request) -> web.StreamResponse:
+    _require_province_admin(principal(request))
     day = _path_date(request)
     f = Fields(await read_json(request), CALENDAR_FIELDS)
     kind = f.choice("kind", CalendarDayKind, required=True)
@@ -356,6 +368,7 @@ async def put_calendar_day(request: web.Request) -> web.StreamResponse:
 
 @requires(Perm.UNITS_WRITE)
 async def delete_calendar_day(request: web.Request) -> web.StreamResponse:
+    _require_province_admin(principal(request))
     day = _path_date(request)
     async with transaction(request.app[DB]) as db:
         row = await calendar.delete_day(db, day)

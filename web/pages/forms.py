@@ -16,7 +16,7 @@ from multidict import MultiDict
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sessions.db import transaction
-from sessions.errors import Conflict, Invalid
+from sessions.errors import Conflict, DomainError, Forbidden, Invalid
 from sessions.paging import Page
 from web.http import redirect
 from web.keys import DB
@@ -87,7 +87,7 @@ class Form:
                 self.errors[name] = f"giá trị không hợp lệ: {raw[:40]}"
         return frozenset(out)
 
-    def fail(self, exc: Invalid | Conflict) -> None:
+    def fail(self, exc: DomainError) -> None:
         self.message = exc.message
         self.errors.update(exc.fields)
         if not exc.fields:
@@ -115,7 +115,8 @@ async def save(
     rerender: Rerender,
 ) -> web.StreamResponse:
     """Run `work` in one transaction and redirect where it says; bad input (found by the form
-    or by the store) rolls everything back and shows the form again with status 422."""
+    or by the store) rolls everything back and shows the form again with status 422, and so
+    does a refusal that names a field (403: a unit out of reach, an admin's own roles)."""
     if form.errors:
         form.message = form.message or "Dữ liệu chưa hợp lệ, vui lòng kiểm tra các trường đánh dấu."
         return await rerender(form, 422)
@@ -125,6 +126,11 @@ async def save(
     except (Invalid, Conflict) as exc:
         form.fail(exc)
         return await rerender(form, 422)
+    except Forbidden as exc:
+        if not exc.fields:
+            raise  # not about this form's input: the error page
+        form.fail(exc)
+        return await rerender(form, 403)
     return redirect(location)
 
 

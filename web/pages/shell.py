@@ -6,7 +6,6 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 import aiohttp_jinja2
 import jinja2
@@ -17,7 +16,7 @@ from sessions.access import Perm, Principal
 from sessions.models import Role
 from web import auth
 from web.config import Config
-from web.http import principal, public, redirect, requires
+from web.http import principal, public, redirect, requires, safe_next
 from web.keys import CONFIG, CSRF, DB, METRICS, PRINCIPAL
 from web.pages.labels import ALL as LABELS
 from web.pages.labels import ROLE_NAMES
@@ -97,18 +96,10 @@ def render_error(request: web.Request, status: int, message: str) -> web.StreamR
     )
 
 
-def _safe_next(value: str) -> str:
-    """Only same-site paths: never an absolute URL an attacker could send a user to."""
-    parts = urlsplit(value)
-    if parts.scheme or parts.netloc or not value.startswith("/") or value.startswith("//"):
-        return "/"
-    return value
-
-
 @public
 async def login_form(request: web.Request) -> web.StreamResponse:
     if request.get(PRINCIPAL) is not None:
-        return redirect(_safe_next(request.query.get("next", "/")))
+        return redirect(safe_next(request.query.get("next", "/")))
     return _login_page(request, "", request.query.get("next", "/"), 200)
 
 
@@ -119,7 +110,7 @@ def _login_page(
     response = aiohttp_jinja2.render_template(
         "login.html",
         request,
-        {"error": error, "next": _safe_next(nxt), "prelogin": token, "username": username},
+        {"error": error, "next": safe_next(nxt), "prelogin": token, "username": username},
         status=status,
     )
     cfg = request.app[CONFIG]
@@ -157,7 +148,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
         metrics.logins.labels("failed").inc()
         return _login_page(request, "Tên đăng nhập hoặc mật khẩu không đúng.", nxt, 401, username)
     metrics.logins.labels("ok").inc()
-    response = redirect(_safe_next(nxt))
+    response = redirect(safe_next(nxt))
     auth.set_session_cookie(response, request, outcome.token)
     response.del_cookie(auth.PRELOGIN_COOKIE, path="/login")
     return response
