@@ -125,8 +125,8 @@ class InboundMeasure:
     frames: int
     keyframes: int  # counted while the track is watched (always in a test room)
     seconds: float  # from the first frame to the latest
-    bitrate_kbps: float  # the mean over `seconds`, of the encoded media
-    frame_rate: float  # the mean over `seconds`
+    bitrate_kbps: float  # the mean from the first frame to the reading, of the encoded media
+    frame_rate: float  # the mean from the first frame to the reading
     muted: bool
     # Video: the size in the latest key frame's header (None before one was seen).
     width: int | None = None

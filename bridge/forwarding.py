@@ -60,14 +60,20 @@ class RateMeter:
         """From the first frame to the latest."""
         return 0.0 if self.first is None else max(0.0, self.last - self.first)
 
-    def mean_bitrate(self) -> float:
-        seconds = self.seconds
-        return self.total_bytes * 8 / seconds if seconds > 0 else 0.0
+    def _span(self, until: float | None) -> float:
+        if self.first is None:
+            return 0.0
+        return max(0.0, (self.last if until is None else max(until, self.last)) - self.first)
 
-    def mean_frame_rate(self) -> float:
-        # n frames span n - 1 intervals
-        seconds = self.seconds
-        return (self.total_frames - 1) / seconds if seconds > 0 else 0.0
+    def mean_bitrate(self, until: float | None = None) -> float:
+        """Bits per second from the first frame to the latest, or to `until` (a stream that
+        stalled then reads lower for it)."""
+        span = self._span(until)
+        return self.total_bytes * 8 / span if span > 0 else 0.0
+
+    def mean_frame_rate(self, until: float | None = None) -> float:
+        span = self._span(until)
+        return (self.total_frames - 1) / span if span > 0 else 0.0  # n frames, n - 1 gaps
 
     def add(self, size: int, now: float, frames: int = 1) -> None:
         if self.first is None:

@@ -418,6 +418,7 @@ class InboundTap:
         stats, track = self._stats, self.track
         rate, info = track.rate, track.info
         heard = track.levels_seen > 0
+        now = time.time()  # means up to now: a stream that stopped reads lower for it
         return InboundMeasure(
             source=info.source,
             kind=info.kind,
@@ -427,8 +428,8 @@ class InboundTap:
             frames=track.frames,
             keyframes=track.keyframes,
             seconds=round(rate.seconds, 3),
-            bitrate_kbps=round(rate.mean_bitrate() / 1000, 1),
-            frame_rate=round(rate.mean_frame_rate(), 1),
+            bitrate_kbps=round(rate.mean_bitrate(now) / 1000, 1),
+            frame_rate=round(rate.mean_frame_rate(now), 1),
             muted=track.muted,
             width=track.width,
             height=track.height,

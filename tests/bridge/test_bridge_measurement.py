@@ -54,6 +54,10 @@ def test_rate_meter_means_over_the_whole_time() -> None:
     assert abs(meter.seconds - 1.0) < 1e-9
     assert abs(meter.mean_frame_rate() - 30.0) < 1e-6
     assert abs(meter.mean_bitrate() - 31 * 8000) < 1e-6
+    # Read a second after the last frame: the stream stalled, its means halve.
+    assert abs(meter.mean_frame_rate(until=12.0) - 15.0) < 1e-6
+    assert meter.mean_frame_rate(until=10.5) == meter.mean_frame_rate(), "never before the last"
+    assert RateMeter().mean_bitrate(until=5.0) == 0.0
 
 
 # -- real peers in a loopback room ------------------------------------------------------
