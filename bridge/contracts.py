@@ -1,7 +1,8 @@
 """The contracts the bridge offers and needs, and nothing else.
 
 `web/` implements `Authorizer` and `EventSink` at start-up; `recording/` implements
-`FrameSubscriber` to receive the encoded frames of a published track. This module imports
+`FrameSubscriber` to receive the encoded frames of a published track; the bridge offers
+`MeasurementSource`, what it measured of a participant's media (a readiness check's basis). This module imports
 nothing of ours, so every other package may depend on it.
 """
 
@@ -108,3 +109,71 @@ class SignalingTransport(Protocol):
     async def send(self, message: dict[str, Any]) -> None: ...
 
     async def close(self, reason: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMeasure:
+    """What the bridge measured of one track a participant publishes, since its peer
+    connection started: its own receive statistics (RFC 3550 A.3, A.8), never a figure the
+    participant reported."""
+
+    source: TrackSource
+    kind: TrackKind
+    packets_received: int  # media packets (retransmissions not counted)
+    packets_lost: int  # expected - received: a packet repaired by RTX still counts as lost
+    jitter_ms: float
+    frames: int
+    keyframes: int  # counted while the track is watched (always in a test room)
+    seconds: float  # from the first frame to the latest
+    bitrate_kbps: float  # the mean from the first frame to the reading, of the encoded media
+    frame_rate: float  # the mean from the first frame to the reading
+    muted: bool
+    # Video: the size in the latest key frame's header (None before one was seen).
+    width: int | None = None
+    height: int | None = None
+    # Audio: the loudest RFC 6464 level heard, in dBov (None when no packet carried one).
+    loudest_dbov: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReturnMeasure:
+    """What the participant's receiver reports (RTCP RR, RFC 3550 6.4.1) say of one slot
+    the bridge sends it."""
+
+    slot: str  # "main", "audio0", ...
+    kind: TrackKind
+    source_participant_id: str | None  # whose track the slot carries now
+    packets_sent: int
+    reports: int  # report blocks received about this slot
+    packets_lost: int  # cumulative, as of the latest report
+    packets_sent_at_report: int  # what the bridge had sent when that report came
+    fraction_lost: float  # of the latest report's interval, 0..1
+    jitter_ms: float | None  # None before the first report
+    rtt_ms: float | None  # the median of recent LSR/DLSR round trips; None before one
+    rtt_samples: int
+
+
+@dataclass(frozen=True, slots=True)
+class Measurement:
+    """What the bridge measured of one participant: the media it received from it and what
+    the participant reported of the media the bridge sent it (`Bridge.measurement`)."""
+
+    room_id: str
+    participant_id: str
+    endpoint_id: int | None
+    state: str  # "connecting", "live", "away"
+    connected: bool  # the peer connection is up
+    at: float  # UNIX time of the reading
+    inbound: tuple[InboundMeasure, ...] = ()
+    returned: tuple[ReturnMeasure, ...] = ()  # the slots that sent something
+
+    def track(self, source: TrackSource) -> InboundMeasure | None:
+        return next((t for t in self.inbound if t.source == source), None)
+
+
+class MeasurementSource(Protocol):
+    """Where `web/` reads what the bridge measured (no database, no awaiting)."""
+
+    def measurement(self, room_id: str, participant_id: str) -> Measurement | None:
+        """None when the room or the participant is not there."""
+        ...

@@ -20,7 +20,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from bridge.config import BridgeConfig
 from bridge.contracts import EncodedFrame, FrameSubscriber, TrackInfo, TrackKind
-from bridge.frames import AudioAssembler, VideoAssembler
+from bridge.frames import AudioAssembler, VideoAssembler, vp8_dimensions
 
 logger = logging.getLogger(__name__)
 
@@ -29,9 +29,20 @@ SILENCE = 127  # RFC 6464: -127 dBov
 
 
 class RateMeter:
-    """Bytes and frames per second over the last complete one-second window."""
+    """Bytes and frames per second over the last complete one-second window, and the
+    totals since the first frame (the means over a readiness check)."""
 
-    __slots__ = ("_bytes", "_frames", "_start", "bitrate", "frame_rate")
+    __slots__ = (
+        "_bytes",
+        "_frames",
+        "_start",
+        "bitrate",
+        "first",
+        "frame_rate",
+        "last",
+        "total_bytes",
+        "total_frames",
+    )
 
     def __init__(self) -> None:
         self._start = 0.0
@@ -39,8 +50,37 @@ class RateMeter:
         self._frames = 0
         self.bitrate = 0.0  # bits per second
         self.frame_rate = 0.0
+        self.first: float | None = None  # when the first and the latest frame came
+        self.last = 0.0
+        self.total_bytes = 0
+        self.total_frames = 0
+
+    @property
+    def seconds(self) -> float:
+        """From the first frame to the latest."""
+        return 0.0 if self.first is None else max(0.0, self.last - self.first)
+
+    def _span(self, until: float | None) -> float:
+        if self.first is None:
+            return 0.0
+        return max(0.0, (self.last if until is None else max(until, self.last)) - self.first)
+
+    def mean_bitrate(self, until: float | None = None) -> float:
+        """Bits per second from the first frame to the latest, or to `until` (a stream that
+        stalled then reads lower for it)."""
+        span = self._span(until)
+        return self.total_bytes * 8 / span if span > 0 else 0.0
+
+    def mean_frame_rate(self, until: float | None = None) -> float:
+        span = self._span(until)
+        return (self.total_frames - 1) / span if span > 0 else 0.0  # n frames, n - 1 gaps
 
     def add(self, size: int, now: float, frames: int = 1) -> None:
+        if self.first is None:
+            self.first = now
+        self.last = now
+        self.total_bytes += size
+        self.total_frames += frames
         if now - self._start >= 1.0:
             elapsed = now - self._start
             fresh = elapsed < 2.0  # an idle gap means the rate was zero meanwhile
@@ -91,6 +131,12 @@ class PublishedTrack:
         self.keyframe_requests_sent = 0
         self._level_sum = 0
         self._level_count = 0
+        # What a readiness check reads: the loudest RFC 6464 level heard and how many
+        # packets carried one; the picture size of the latest key frame.
+        self.loudest_level = SILENCE
+        self.levels_seen = 0
+        self.width: int | None = None
+        self.height: int | None = None
 
     # -- subscribers -------------------------------------------------------------
 
@@ -158,6 +204,9 @@ class PublishedTrack:
         if audio_level is not None:
             self._level_sum += audio_level
             self._level_count += 1
+            self.levels_seen += 1
+            if audio_level < self.loudest_level:
+                self.loudest_level = audio_level
         if self._pli_pending and self._clock() - self._last_pli >= self._interval:
             self._pli_now()
         if not self._subscribers:
@@ -201,7 +250,11 @@ class PublishedTrack:
 
     def _deliver(self, frame: EncodedFrame) -> None:
         self.frames += 1
-        self.keyframes += frame.keyframe and self.info.kind == "video"
+        if frame.keyframe and self.info.kind == "video":
+            self.keyframes += 1
+            size = vp8_dimensions(frame.data)  # a few bytes, once per key frame
+            if size is not None:
+                self.width, self.height = size
         self.rate.add(len(frame.data), frame.wallclock)
         if self.muted:
             return

@@ -68,6 +68,20 @@ def vp8_is_keyframe(frame: bytes) -> bool:
     return bool(frame) and not frame[0] & 0x01
 
 
+VP8_START_CODE = b"\x9d\x01\x2a"  # RFC 6386 9.1: follows a key frame's 3-byte frame tag
+
+
+def vp8_dimensions(frame: bytes) -> tuple[int, int] | None:
+    """Width and height of a VP8 key frame, from its uncompressed header (RFC 6386 9.1:
+    the start code, then 14-bit width and height, little-endian, each with 2 scaling bits).
+    None for a delta frame, which carries no size (VP8 changes size only at key frames)."""
+    if len(frame) < 10 or frame[0] & 0x01 or frame[3:6] != VP8_START_CODE:
+        return None
+    width = int.from_bytes(frame[6:8], "little") & 0x3FFF
+    height = int.from_bytes(frame[8:10], "little") & 0x3FFF
+    return width, height
+
+
 @dataclass(slots=True)
 class _Packet:
     timestamp: int

@@ -26,7 +26,7 @@ from aiortc import (
 from aiortc.sdp import candidate_from_sdp
 
 from bridge.config import BridgeConfig
-from bridge.contracts import TrackInfo, TrackKind, TrackSource
+from bridge.contracts import InboundMeasure, ReturnMeasure, TrackInfo, TrackKind, TrackSource
 from bridge.forwarding import PublishedTrack, Slot, SlotRole
 from bridge.rtc import FastReceive, InboundTap, SlotSender, codec_preferences, remote_inbound
 
@@ -243,6 +243,39 @@ class PeerLink:
                 "packets_nacked": slot.packets_nacked,
             }
         return {"state": self.state, "inbound": inbound, "outbound": outbound}
+
+    def inbound_measures(self) -> tuple[InboundMeasure, ...]:
+        """What the bridge received of each published track (read without awaiting)."""
+        return tuple(tap.measure() for tap in self._taps)
+
+    def return_measures(self) -> tuple[ReturnMeasure, ...]:
+        """What the participant reported of each slot that sent it something."""
+        out = []
+        for slot, sender in zip(self.slots, self._senders, strict=True):
+            remote = sender.remote
+            if not sender.packets_sent and not remote.reports:
+                continue
+            rtt = remote.rtt
+            out.append(
+                ReturnMeasure(
+                    slot=slot.name,
+                    kind="video" if slot.kind == "video" else "audio",
+                    source_participant_id=None
+                    if slot.source is None
+                    else slot.source.info.participant_id,
+                    packets_sent=sender.packets_sent,
+                    reports=remote.reports,
+                    packets_lost=max(0, remote.packets_lost),
+                    packets_sent_at_report=remote.sent_at_report,
+                    fraction_lost=round(remote.fraction_lost / 256, 4),
+                    jitter_ms=round(remote.jitter * 1000 / slot.clock_rate, 2)
+                    if remote.reports
+                    else None,
+                    rtt_ms=None if rtt is None else round(rtt * 1000, 1),
+                    rtt_samples=remote.rtt_samples,
+                )
+            )
+        return tuple(out)
 
     async def close(self) -> None:
         if self._rtcp_task is not None:

@@ -23,6 +23,7 @@ from bridge.contracts import (
     EventSink,
     FrameSubscriber,
     JoinRefused,
+    Measurement,
     TrackSource,
 )
 from bridge.errors import BridgeError, Conflict, Forbidden, NotFound
@@ -315,6 +316,24 @@ class Room:
                 entry.update(await participant.peer.figures())
             out[participant.id] = entry
         return out
+
+    def measurement(self, participant_id: str) -> Measurement | None:
+        """What the bridge measured of one participant's media, now; None if not here.
+        Reads counters only (no await, no change), so it needs no command."""
+        participant = self.participants.get(participant_id)
+        if participant is None:
+            return None
+        peer = participant.peer
+        return Measurement(
+            room_id=self.room_id,
+            participant_id=participant_id,
+            endpoint_id=participant.admission.endpoint_id,
+            state=participant.state,
+            connected=peer is not None and peer.state == "connected",
+            at=self._wallclock(),
+            inbound=() if peer is None else peer.inbound_measures(),
+            returned=() if peer is None else peer.return_measures(),
+        )
 
     def snapshot(self) -> dict[str, Any]:
         return {

@@ -62,9 +62,9 @@ from aiortc.utils import random32
 from pylibsrtp._binding import ffi as srtp_ffi
 from pylibsrtp._binding import lib as srtp_lib
 
-from bridge.contracts import TrackKind
+from bridge.contracts import InboundMeasure, TrackKind
 from bridge.forwarding import PublishedTrack
-from bridge.rtp import MissingPackets, ReceiveStats, RtpView, parse_rtp
+from bridge.rtp import MissingPackets, ReceiveStats, RemoteReports, RtpView, parse_rtp
 
 logger = logging.getLogger(__name__)
 
@@ -413,6 +413,29 @@ class InboundTap:
             "packets_via_aiortc": self.packets_via_aiortc,
         }
 
+    def measure(self) -> InboundMeasure:
+        """The track's figures as the bridge measured them (a readiness check's basis)."""
+        stats, track = self._stats, self.track
+        rate, info = track.rate, track.info
+        heard = track.levels_seen > 0
+        now = time.time()  # means up to now: a stream that stopped reads lower for it
+        return InboundMeasure(
+            source=info.source,
+            kind=info.kind,
+            packets_received=stats.packets_received if stats else 0,
+            packets_lost=max(0, stats.packets_lost) if stats else 0,
+            jitter_ms=round(stats.jitter * 1000 / self._clock_rate, 2) if stats else 0.0,
+            frames=track.frames,
+            keyframes=track.keyframes,
+            seconds=round(rate.seconds, 3),
+            bitrate_kbps=round(rate.mean_bitrate(now) / 1000, 1),
+            frame_rate=round(rate.mean_frame_rate(now), 1),
+            muted=track.muted,
+            width=track.width,
+            height=track.height,
+            loudest_dbov=-float(track.loudest_level) if heard else None,
+        )
+
 
 class FastReceive:
     """Takes the SRTP media datagrams of one peer connection straight from its UDP sockets.
@@ -569,6 +592,8 @@ class SlotSender:
         self._route_send: Callable[[bytes], None] | None = None
         self._started = False
         self._busy = False  # the RTP task is sending a queued frame: nothing may overtake it
+        # What the subscriber's receiver reports say of this slot (loss, jitter, RTT).
+        self.remote = RemoteReports()
         self._original_send = sender.send
         self._original_rtcp = sender._handle_rtcp_packet
         _patch(sender, "send", self._send)
@@ -647,8 +672,10 @@ class SlotSender:
             )
         ]
         # What aiortc compares a receiver report's LSR/DLSR with, for the round-trip time.
+        now = time.time()
         sender._RTCRtpSender__lsr = (ntp >> 16) & 0xFFFFFFFF
-        sender._RTCRtpSender__lsr_time = time.time()
+        sender._RTCRtpSender__lsr_time = now
+        self.remote.sender_report(ntp, now)  # ours keeps the last few: RTT even when late
         cname = sender._RTCRtpSender__cname
         if cname is not None:
             item = RtcpSourceInfo(ssrc=self._ssrc, items=[(1, cname.encode())])
@@ -780,7 +807,28 @@ class SlotSender:
             self._rtx_seq = (self._rtx_seq + 1) & 0xFFFF
         await self._sender.transport._send_rtp(header + ext + payload)
 
+    @property
+    def packets_sent(self) -> int:
+        return self._count
+
+    def _note_reports(self, packet: RtcpRrPacket | RtcpSrPacket) -> None:
+        # A browser that also sends media puts its report blocks in its sender reports.
+        now = time.time()
+        for block in packet.reports:
+            if block.ssrc == self._ssrc:
+                self.remote.add(
+                    block.fraction_lost,
+                    block.packets_lost,
+                    block.jitter,
+                    block.lsr,
+                    block.dlsr,
+                    self._count,
+                    now,
+                )
+
     async def _handle_rtcp_packet(self, packet: Any) -> None:
+        if isinstance(packet, RtcpRrPacket | RtcpSrPacket):
+            self._note_reports(packet)
         if isinstance(packet, RtcpRtpfbPacket) and packet.fmt == RTCP_RTPFB_NACK:
             self._on_nack(len(packet.lost))
             for seq in packet.lost:

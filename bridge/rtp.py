@@ -9,7 +9,9 @@ forwarding. A malformed packet raises a precise `ValueError` (STYLE 8); the call
 
 from __future__ import annotations
 
+import statistics
 import struct
+from collections import deque
 
 _SEQ_TS_SSRC = struct.Struct("!HII")
 _EXT_HEADER = struct.Struct("!HH")
@@ -257,3 +259,70 @@ class MissingPackets:
         old = [s for s in self.missing if (newest - s) & 0xFFFF > window]
         for seq in old:
             self.missing.discard(seq)
+
+
+class RemoteReports:
+    """What a receiver's reports (RFC 3550 6.4.1) say about one stream the bridge sends:
+    loss, jitter and the round-trip time, from the report's LSR and DLSR against the
+    bridge's own sender reports. Pure: the caller gives the times (UNIX seconds)."""
+
+    __slots__ = (
+        "_rtts",
+        "_sent",
+        "fraction_lost",
+        "jitter",
+        "packets_lost",
+        "reports",
+        "sent_at_report",
+    )
+
+    KEPT_SENDER_REPORTS = 8  # a report echoes one of the last few; older ones are forgotten
+    KEPT_RTTS = 32
+
+    def __init__(self) -> None:
+        self._sent: dict[int, float] = {}  # LSR (the middle 32 bits of NTP) -> when sent
+        self._rtts: deque[float] = deque(maxlen=self.KEPT_RTTS)
+        self.reports = 0
+        self.fraction_lost = 0  # in 256ths, of the latest report
+        self.packets_lost = 0  # cumulative, of the latest report
+        self.jitter = 0  # in clock units, of the latest report
+        self.sent_at_report = 0  # packets the bridge had sent when the latest report came
+
+    def sender_report(self, ntp_timestamp: int, at: float) -> None:
+        """The bridge sent a sender report with this 64-bit NTP timestamp at `at`."""
+        sent = self._sent
+        sent[(ntp_timestamp >> 16) & 0xFFFFFFFF] = at
+        while len(sent) > self.KEPT_SENDER_REPORTS:
+            del sent[next(iter(sent))]
+
+    def add(
+        self,
+        fraction_lost: int,
+        packets_lost: int,
+        jitter: int,
+        lsr: int,
+        dlsr: int,
+        packets_sent: int,
+        at: float,
+    ) -> None:
+        """One report block about this stream, arrived at `at`. RTT = arrival - the time
+        the echoed sender report left - the receiver's delay since (DLSR, 1/65536 s)."""
+        self.reports += 1
+        self.fraction_lost = fraction_lost
+        self.packets_lost = packets_lost
+        self.jitter = jitter
+        self.sent_at_report = packets_sent
+        sent = self._sent.get(lsr) if lsr else None  # LSR 0: no sender report seen yet
+        if sent is not None:
+            rtt = at - sent - dlsr / 65536
+            if rtt >= 0:
+                self._rtts.append(rtt)
+
+    @property
+    def rtt(self) -> float | None:
+        """The median of the recent round trips, in seconds; None before the first."""
+        return statistics.median(self._rtts) if self._rtts else None
+
+    @property
+    def rtt_samples(self) -> int:
+        return len(self._rtts)

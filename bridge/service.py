@@ -7,6 +7,7 @@ conn = bridge.connect(room_id, principal, transport)   # per WebSocket
 await conn.handle(json.loads(text))                     # per message
 await conn.closed()                                     # when the socket closes
 bridge.open_room(room_id).add_frame_subscriber(recorder)
+bridge.measurement(room_id, participant_id)            # what the bridge measured of one
 await bridge.stop()                                     # in the app's cleanup_ctx
 """
 
@@ -17,7 +18,7 @@ import itertools
 import logging
 
 from bridge.config import BridgeConfig
-from bridge.contracts import Authorizer, EventSink, SignalingTransport
+from bridge.contracts import Authorizer, EventSink, Measurement, SignalingTransport
 from bridge.room import Room
 from bridge.signaling import Connection
 
@@ -71,6 +72,13 @@ class Bridge:
 
     def room(self, room_id: str) -> Room | None:
         return self._rooms.get(room_id)
+
+    def measurement(self, room_id: str, participant_id: str) -> Measurement | None:
+        """What the bridge measured of a participant's media in a room (its own receive
+        statistics and the participant's receiver reports): `MeasurementSource`. None when
+        the room or the participant is not there."""
+        room = self._rooms.get(room_id)
+        return None if room is None else room.measurement(participant_id)
 
     async def close_room(self, room_id: str) -> None:
         """End a room: every participant is disconnected, every track ends."""

@@ -25,6 +25,11 @@ class Thresholds:
     min_width: int = 640  # at least this resolution
     min_height: int = 360
     require_audio: bool = True  # the microphone's level must have been seen
+    # Heard: the loudest RFC 6464 level the bridge saw reached this (-60 dBov, the level a
+    # browser's meter starts to show).
+    min_audio_dbov: float = -60.0
+    # The bridge must have received this long of picture before it judges anything.
+    min_media_seconds: float = 5.0
 
 
 @dataclass(frozen=True, slots=True)

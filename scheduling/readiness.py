@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from scheduling import calendar, deadline
-from scheduling.checks import Figures, Verdict, evaluate
+from scheduling import calendar, checks, deadline
+from scheduling.checks import Figures, Measured, Verdict
 from scheduling.config import SchedulingConfig
 from sessions import receptions
 from sessions.access import Principal
@@ -125,6 +125,7 @@ class CheckResult:
     endpoint: Endpoint
     verdict: Verdict
     session_ids: tuple[int, ...]
+    figures: dict[str, Any]  # as stored: the bridge's figures, the browser's beside
 
 
 async def _due_sessions(
@@ -159,17 +160,21 @@ async def submit(
     db: AsyncSession,
     p: Principal,
     endpoint_id: int,
-    figures: Figures,
+    measured: Measured | None,
+    reported: Figures,
     now: datetime,
     cfg: SchedulingConfig,
 ) -> CheckResult:
-    """Judge the figures and store the result on every session the endpoint is due for."""
+    """Judge what the bridge measured of the endpoint's media in its test room (`measured`,
+    None when it measured nothing) and store the result on every session the endpoint is
+    due for, with the browser's `reported` figures beside: shown, never decisive."""
     ep = await db.get(Endpoint, endpoint_id)
     if ep is None:
         raise NotFound(f"Không tìm thấy điểm cầu #{endpoint_id}.")
     if not _may_check(p, endpoint_id):
         raise Forbidden("Chỉ cán bộ đầu mối của điểm cầu này được kiểm tra kết nối của điểm cầu.")
-    verdict = evaluate(figures, cfg.thresholds)
+    verdict = checks.judge(measured, cfg.thresholds, reported.error)
+    figures = checks.stored(measured, reported, cfg.thresholds)
     sessions = await _due_sessions(db, endpoint_id, now, cfg)
     for s in sessions:
         row = (await _rows(db, s.id)).get(endpoint_id)
@@ -179,7 +184,7 @@ async def submit(
         row.state = ReadinessState.PASSED if verdict.passed else ReadinessState.FAILED
         row.checked_at = now
         row.checked_by_id = p.account_id
-        row.figures = figures.as_dict()
+        row.figures = figures
         row.failure_reason = verdict.reason
     await db.flush()
-    return CheckResult(ep, verdict, tuple(s.id for s in sessions))
+    return CheckResult(ep, verdict, tuple(s.id for s in sessions), figures)

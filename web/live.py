@@ -103,7 +103,7 @@ class SessionAuthorizer:
                 "kiểm tra: hãy đề nghị quản trị hệ thống kích hoạt lại điểm cầu.",
             )
         return Admission(
-            participant_id=f"check-{who.account_id}",
+            participant_id=readiness_participant_id(who.account_id),
             display_name=f"{who.full_name} – {endpoint.name} (kiểm tra)",
             endpoint_id=endpoint_id,
             is_central=False,
@@ -114,6 +114,11 @@ class SessionAuthorizer:
 
 def readiness_room_id(endpoint_id: int) -> str:
     return f"readiness-{endpoint_id}"
+
+
+def readiness_participant_id(account_id: int) -> str:
+    """One account's place in a test room: its check is judged on this participant's media."""
+    return f"check-{account_id}"
 
 
 class RecordingControl(Protocol):

@@ -14,6 +14,7 @@ import av
 from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.codecs.vpx import vp8_depayload
 from aiortc.mediastreams import MediaStreamTrack
+from aiortc.rtcrtpreceiver import StreamStatistics
 from aiortc.rtcrtpsender import RTCEncodedFrame
 from aiortc.rtp import RtcpSrPacket, RtpPacket
 
@@ -142,9 +143,16 @@ class Endpoint:
 
     def _record(self, transceiver: Any, mid: str) -> None:
         received = self.received[mid] = Received(transceiver.kind)
+        # aiortc's receiver reports (RFC 3550 6.4.2) come from these statistics: fed here
+        # as aiortc would, the bridge gets loss, jitter and LSR/DLSR back, as from a browser.
+        streams = transceiver.receiver._RTCRtpReceiver__remote_streams
+        clock_rate = 90000 if transceiver.kind == "video" else 48000
 
         async def handle(packet: RtpPacket, arrival_time_ms: int) -> None:
             received.add(packet)
+            if packet.ssrc not in streams:
+                streams[packet.ssrc] = StreamStatistics(clock_rate)
+            streams[packet.ssrc].add(packet)
 
         original_rtcp = transceiver.receiver._handle_rtcp_packet
 

@@ -74,3 +74,33 @@ def opus_clip(count: int = 50) -> Clip:
         out += codec.encode(frame)
     packets = tuple(bytes(p) for p in out[:count])
     return Clip(packets, tuple(True for _ in packets), 48000, 960)
+
+
+@cache
+def vp8_plain_clip(width: int = 640, height: int = 360, count: int = 30) -> Clip:
+    """A picture of the size a readiness check asks for, cheap to make and to send: grey
+    with a white band that moves down, so that every frame differs a little."""
+    codec = av.CodecContext.create("libvpx", "w")
+    assert isinstance(codec, av.VideoCodecContext)
+    codec.width, codec.height = width, height
+    codec.pix_fmt = "yuv420p"
+    codec.time_base = Fraction(1, 30)
+    codec.framerate = Fraction(30)
+    codec.gop_size = 100_000  # one key frame only
+    codec.bit_rate = 300_000
+    codec.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"}
+    out: list[av.Packet[Any]] = []
+    for i in range(count):
+        frame = av.VideoFrame(width, height, "yuv420p")
+        luma, *chroma = frame.planes
+        band = (i * 8) % (height - 16)
+        row = luma.line_size
+        luma.update(
+            b"\x80" * (row * band) + b"\xf0" * (row * 16) + b"\x80" * (row * (height - band - 16))
+        )
+        for plane in chroma:
+            plane.update(b"\x80" * plane.buffer_size)
+        frame.pts = i
+        out += codec.encode(frame)
+    out += codec.encode(None)
+    return Clip(tuple(bytes(p) for p in out), tuple(p.is_keyframe for p in out), 90000, 3000)

@@ -1,10 +1,12 @@
 """The readiness check through the real bridge, and the reception officer's live board.
 
 focal1 runs the check in headless Chromium with the fake camera and microphone: its media
-goes to the bridge's test room and comes back (loopback), the page measures it and passes;
-the officer's board (Server-Sent Events) shows the endpoint passed with its figures; focal2's
-endpoint, left untested, turns overdue when the app's clock passes the deadline; once the
-endpoint is deactivated the bridge refuses its test room and the check fails, saying why.
+goes to the bridge's test room and comes back (loopback), the page measures it, and the
+server judges what the bridge measured of that media: it passes, with the bridge's figures
+as the basis and the browser's beside; the officer's board (Server-Sent Events) shows both;
+focal2's endpoint, left untested, turns overdue when the app's clock passes the deadline;
+once the endpoint is deactivated the bridge refuses its test room and the check fails: the
+bridge received nothing, and the browser's error says why.
 Screenshots go to test-artifacts/readiness-*.png."""
 
 from __future__ import annotations
@@ -131,12 +133,27 @@ def test_check_through_the_bridge_and_the_live_board(
     )
     expect(page1.locator("#verdict-title")).to_contain_text("Đạt")
     figures = state["result"]["figures"]
+    # The bridge's figures: what reached it from Chromium, and Chromium's RTCP reports.
+    assert figures["measured_by"] == "bridge", figures
     assert figures["fps"] >= 15 and figures["width"] >= 640, figures
     assert figures["audio_level_seen"] is True and figures["error"] == "", figures
+    assert figures["rtt_ms"] is not None and figures["bridge"]["video_packets"] > 0, figures
+    assert figures["browser"]["fps"] > 0, "the browser's own, kept beside"
+    expect(page1.locator("#bridge-resolution")).to_have_text(
+        f"{figures['width']}×{figures['height']}"
+    )
+    expect(page1.locator("#bridge-audio")).to_have_text("Có tiếng")
+    expect(page1.locator("#fig-resolution")).not_to_have_text("–")
 
     # The board hears of it without a reload.
     expect(_row(board, ep1)).to_have_attribute("data-state", "passed")
     expect(_row(board, ep1).locator(".figures-cell")).to_contain_text("RTT")
+    expect(_row(board, ep1).locator(".figures-cell .basis")).to_contain_text(
+        "Cầu truyền hình đo: RTT"
+    )
+    expect(_row(board, ep1).locator(".figures-cell .reported")).to_contain_text(
+        "Trình duyệt báo: RTT"
+    )
     expect(_row(board, ep1)).to_contain_text("Lê Văn Đức")
     officer.shot("board-passed")
 
@@ -167,12 +184,15 @@ def test_check_through_the_bridge_and_the_live_board(
     _run_check(focal2)
     page2 = focal2.page
     expect(page2.locator("#verdict.failed")).to_be_visible()
+    expect(page2.locator("#verdict-text")).to_contain_text(
+        "Cầu truyền hình chưa nhận được hình ảnh và âm thanh từ điểm cầu"
+    )
     expect(page2.locator("#verdict-text")).to_contain_text("ngừng hoạt động")
-    expect(page2.locator("#verdict-text")).to_contain_text("Không nhận lại được hình ảnh")
     focal2.shot("check-refused")
     stored = officer.api("GET", f"/api/v1/sessions/{sid}/readiness")["endpoints"]
     row2 = next(r for r in stored if r["endpoint_id"] == ep2)
-    assert row2["state"] == "failed" and "ngừng hoạt động" in row2["figures"]["error"], row2
+    assert row2["state"] == "failed" and row2["figures"]["bridge"] is None, row2
+    assert "ngừng hoạt động" in row2["figures"]["browser"]["error"], row2
     expect(_row(board, ep2)).to_have_attribute("data-state", "failed")
 
     officer.page.goto("/calendar")

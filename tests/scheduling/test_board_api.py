@@ -14,6 +14,7 @@ from aiohttp.test_utils import TestClient
 from bridge.contracts import JoinRefused
 from sessions.access import Principal
 from sessions.models import Endpoint, Role
+from tests.scheduling.checkkit import check_through_bridge
 from tests.scheduling.conftest import (
     GOOD_FIGURES,
     Login,
@@ -71,7 +72,7 @@ async def test_the_stream_pushes_checks_and_deadlines(
         assert row["focal_staff"] == [{"full_name": "Lê Văn Đức", "phone": ""}]
         assert row["contact_phone"] == "0912 345 678"
 
-        reply = await focal1.post(f"/api/v1/endpoints/{tp}/readiness-checks", GOOD_FIGURES)
+        reply = await check_through_bridge(client, focal1, tp)
         assert reply.status == 201, reply.body
         pushed = await _next_board(resp)
         assert _states(pushed, sid) == {tp: "passed", hb: "pending"}
@@ -131,11 +132,13 @@ async def test_a_check_that_got_no_media_back_is_stored_as_failed(
     reply = await focal2.post(f"/api/v1/endpoints/{hb}/readiness-checks", body)
     assert reply.status == 201, reply.body
     assert reply.body["passed"] is False
+    # Nothing reached the bridge; the browser's error says why, beside.
     assert reply.body["failure_reason"].startswith(
-        "Không nhận lại được hình ảnh và âm thanh qua cầu truyền hình (cầu từ chối)."
+        "Cầu truyền hình chưa nhận được hình ảnh và âm thanh từ điểm cầu trong phòng kiểm tra"
+        " (trình duyệt báo: cầu từ chối)."
     )
     row = by_endpoint(await officer.get(f"/api/v1/sessions/{sid}/readiness"))[hb]
-    assert row["state"] == "failed" and row["figures"]["error"] == "cầu từ chối."
+    assert row["state"] == "failed" and row["figures"]["browser"]["error"] == "cầu từ chối."
     too_long = body | {"error": "x" * 501}
     assert (await focal2.post(f"/api/v1/endpoints/{hb}/readiness-checks", too_long)).status == 422
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
-from scheduling.checks import Figures, evaluate
+from scheduling.checks import NO_MEDIA_SHORT, Figures, Measured, evaluate, judge, stored
 from scheduling.config import Thresholds
 from scheduling.conflicts import Booking, ClashKind, find_clashes, overlaps
 from scheduling.ical import Event, escape_text, fold, render
@@ -82,6 +83,81 @@ def test_each_failure_says_what_to_fix() -> None:
         "Hình ảnh chỉ 8 khung hình/giây, cần ít nhất 15: hãy bật đủ đèn trong phòng, "
         "đóng bớt chương trình trên máy hoặc đổi camera.",
     )
+
+
+MEASURED = Measured(
+    video_packets=900,
+    audio_packets=500,
+    seconds=10.2,
+    rtt_ms=42.0,
+    upstream_loss_pct=1.0,
+    downstream_loss_pct=1.0,
+    jitter_ms=3.2,
+    returned_jitter_ms=4.1,
+    bitrate_kbps=1350.0,
+    fps=29.5,
+    width=1280,
+    height=720,
+    loudest_dbov=-22.0,
+)
+
+
+def test_the_bridges_measurement_passes_on_its_own_figures() -> None:
+    t = Thresholds()
+    assert judge(MEASURED, t).passed
+    # The round trip loses what either way loses: 1 - 0.99 * 0.99.
+    assert MEASURED.loss_pct == 1.99
+    lossy = dataclasses.replace(MEASURED, downstream_loss_pct=2.1)
+    assert [p[:22] for p in judge(lossy, t).problems] == ["Mất gói tin 3,1%, phải"]
+    quiet = dataclasses.replace(MEASURED, loudest_dbov=-61.0)
+    assert "micrô" in judge(quiet, t).reason
+    assert not judge(dataclasses.replace(MEASURED, loudest_dbov=None), t).passed
+
+
+def test_nothing_measured_fails_whatever_the_browser_said() -> None:
+    t = Thresholds()
+    for nothing in (None, dataclasses.replace(MEASURED, video_packets=0, audio_packets=0)):
+        v = judge(nothing, t)
+        assert not v.passed and v.reason.startswith(NO_MEDIA_SHORT)
+    v = judge(None, t, "cầu từ chối.")
+    assert "(trình duyệt báo: cầu từ chối)." in v.reason
+
+
+def test_what_the_bridge_could_not_measure_is_said_plainly() -> None:
+    t = Thresholds()
+    no_rtt = judge(dataclasses.replace(MEASURED, rtt_ms=None), t)
+    assert (
+        no_rtt.problems[0].startswith("Chưa đo được độ trễ khứ hồi") and len(no_rtt.problems) == 1
+    )
+    sound_only = dataclasses.replace(MEASURED, video_packets=0, fps=0, width=0, height=0)
+    [problem] = judge(sound_only, t).problems  # no "0 frames per second", "0×0" besides
+    assert problem.startswith("Cầu truyền hình không nhận được hình ảnh từ camera")
+    short = judge(dataclasses.replace(MEASURED, seconds=2.5), t)
+    assert short.problems == (
+        "Cầu truyền hình mới nhận được 2,5 giây hình ảnh, cần ít nhất 5 giây: "
+        "hãy để trang kiểm tra chạy đến khi có kết quả.",
+    )
+
+
+def test_stored_keeps_the_old_keys_for_the_bridge_and_the_browser_beside() -> None:
+    t = Thresholds()
+    kept = stored(MEASURED, GOOD, t)
+    assert {k: kept[k] for k in GOOD.as_dict()} == {
+        "rtt_ms": 42.0,
+        "loss_pct": 1.99,
+        "jitter_ms": 3.2,
+        "bitrate_kbps": 1350.0,
+        "fps": 29.5,
+        "width": 1280,
+        "height": 720,
+        "audio_level_seen": True,
+        "error": "",
+    }
+    assert kept["measured_by"] == "bridge" and kept["browser"] == GOOD.as_dict()
+    assert kept["bridge"]["upstream_loss_pct"] == 1.0
+    assert stored(dataclasses.replace(MEASURED, rtt_ms=None), GOOD, t)["rtt_ms"] is None
+    empty = stored(None, GOOD, t)
+    assert empty["error"] == NO_MEDIA_SHORT and empty["bridge"] is None
 
 
 def test_escape_text() -> None:

@@ -1,4 +1,6 @@
-"""Readiness over the API: rows follow the session, checks by the endpoint's own staff."""
+"""Readiness over the API: rows follow the session, checks by the endpoint's own staff,
+judged on what the bridge measured of real media in the test room (the browser's figures
+are kept beside, never decisive)."""
 
 from __future__ import annotations
 
@@ -8,7 +10,15 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
+from scheduling.checks import NO_MEDIA_SHORT
 from sessions.models import AuditRecord
+from tests.bridge.bridgekit_media import vp8_clip
+from tests.scheduling.checkkit import (
+    bridge_measured,
+    check_through_bridge,
+    in_test_room,
+    until_measured,
+)
 from tests.scheduling.conftest import (
     GOOD_FIGURES,
     Login,
@@ -18,7 +28,7 @@ from tests.scheduling.conftest import (
     local,
     session_body,
 )
-from tests.support import FakeClock
+from tests.support import FakeClock, wait_for
 from tests.web.conftest import count_rows
 from web.keys import DB
 
@@ -67,7 +77,7 @@ async def test_check_passes_and_is_stored_on_every_due_session(
     officer, focal1 = await as_user("officer"), await as_user("focal1")
     sid = await create(officer, session_body(ids, local(2026, 11, 27, 8)))
     tp = ids["ep:X-TP"]
-    reply = await focal1.post(f"/api/v1/endpoints/{tp}/readiness-checks", GOOD_FIGURES)
+    reply = await check_through_bridge(client, focal1, tp)
     assert reply.status == 201, reply.body
     assert reply.body["passed"] is True and reply.body["failure_reason"] == ""
     # The demo's own session (Wednesday) and the new one (Friday).
@@ -76,11 +86,20 @@ async def test_check_passes_and_is_stored_on_every_due_session(
     row = by_endpoint(await officer.get(f"/api/v1/sessions/{sid}/readiness"))[tp]
     assert row["state"] == "passed"
     assert row["checked_at"] == "2026-11-23T09:00:00+07:00"
-    assert row["figures"]["rtt_ms"] == 85.5 and row["figures"]["width"] == 1280
+    figures = row["figures"]
+    # The bridge's figures are the basis: the picture it received, its round trip.
+    assert figures["measured_by"] == "bridge"
+    assert (figures["width"], figures["height"]) == (640, 360), figures
+    assert 0 <= figures["rtt_ms"] < 200 and figures["audio_level_seen"] is True, figures
+    assert figures["fps"] >= 15 and figures["bitrate_kbps"] > 0, figures
+    assert figures["bridge"]["video_packets"] > 0 and figures["bridge"]["loudest_dbov"] == -30
+    # The browser's, beside.
+    assert figures["browser"]["rtt_ms"] == 85.5 and figures["browser"]["width"] == 1280
     assert row["checked_by"] == focal1.account_id
     async with client.app[DB]() as db:
         audit = await db.scalar(select(AuditRecord).where(AuditRecord.action == "readiness.check"))
     assert audit is not None and audit.detail["passed"] is True
+    assert audit.detail["figures"]["browser"] == GOOD_FIGURES | {"error": ""}
 
     # Passed stays passed after the deadline; the untested endpoint turns overdue.
     clock.now = local(2026, 11, 26, 15, 1)
@@ -95,14 +114,56 @@ async def test_failed_check_says_what_to_fix(client: TestClient[Any, Any], as_us
     officer, focal2 = await as_user("officer"), await as_user("focal2")
     sid = await create(officer, session_body(ids, local(2026, 11, 27, 8)))
     hb = ids["ep:X-HB"]
-    bad = GOOD_FIGURES | {"rtt_ms": 450, "audio_level_seen": False}
-    reply = await focal2.post(f"/api/v1/endpoints/{hb}/readiness-checks", bad)
+    # A small picture and a silent microphone reach the bridge; the browser says all is well.
+    reply = await check_through_bridge(client, focal2, hb, video=vp8_clip(), audio_level=127)
     assert reply.status == 201, reply.body
     assert reply.body["passed"] is False
-    assert "Độ trễ khứ hồi 450 ms" in reply.body["failure_reason"]
+    assert "Độ phân giải 160×120, cần ít nhất 640×360" in reply.body["failure_reason"]
     assert "micrô" in reply.body["failure_reason"]
+    assert "Độ trễ" not in reply.body["failure_reason"], "the round trip was fine"
     row = by_endpoint(await officer.get(f"/api/v1/sessions/{sid}/readiness"))[hb]
     assert row["state"] == "failed" and row["failure_reason"] == reply.body["failure_reason"]
+    assert row["figures"]["width"] == 160 and row["figures"]["browser"]["width"] == 1280
+
+
+async def test_invented_figures_without_media_fail(
+    client: TestClient[Any, Any], as_user: Login
+) -> None:
+    """Perfect figures posted with nothing in the test room do not pass: the bridge measured
+    no media."""
+    ids = await demo_ids(client)
+    officer, focal1 = await as_user("officer"), await as_user("focal1")
+    sid = await create(officer, session_body(ids, local(2026, 11, 27, 8)))
+    tp = ids["ep:X-TP"]
+    reply = await focal1.post(f"/api/v1/endpoints/{tp}/readiness-checks", GOOD_FIGURES)
+    assert reply.status == 201, reply.body
+    assert reply.body["passed"] is False and reply.body["state"] == "failed"
+    reason = reply.body["failure_reason"]
+    assert reason.startswith(f"{NO_MEDIA_SHORT} trong phòng kiểm tra."), reason
+    assert reason.startswith("Cầu truyền hình chưa nhận được hình ảnh và âm thanh từ điểm cầu")
+    row = by_endpoint(await officer.get(f"/api/v1/sessions/{sid}/readiness"))[tp]
+    assert row["state"] == "failed" and row["failure_reason"] == reason
+    assert row["figures"]["measured_by"] == "bridge" and row["figures"]["bridge"] is None
+    assert row["figures"]["browser"]["rtt_ms"] == 85.5, "kept, as the browser reported it"
+
+
+async def test_a_check_posted_after_leaving_the_test_room_fails(
+    client: TestClient[Any, Any], as_user: Login
+) -> None:
+    """The measurement is of the media in the room now: once the peer has left (the room
+    closes with its last participant), nothing stands behind the browser's figures."""
+    ids = await demo_ids(client)
+    focal1 = await as_user("focal1")
+    tp = ids["ep:X-TP"]
+    async with in_test_room(client, focal1, tp) as peer:
+        await until_measured(client, focal1, tp)
+        await peer.ws.send_json({"type": "leave"})  # as the page does once it has its verdict
+        await peer.expect("left")
+    await wait_for(lambda: bridge_measured(client, focal1, tp) is None, "the test room empty")
+    reply = await focal1.post(f"/api/v1/endpoints/{tp}/readiness-checks", GOOD_FIGURES)
+    assert reply.status == 201, reply.body
+    assert reply.body["passed"] is False
+    assert reply.body["failure_reason"].startswith(NO_MEDIA_SHORT)
 
 
 async def test_only_the_endpoints_own_focal_staff_may_check(

@@ -13,8 +13,8 @@ from scheduling.config import DeadlineMode, SchedulingConfig
 from scheduling.reminders import ReminderService, TickResult
 from sessions.models import Account, Notification, SentReminder
 from tests.conftest import seed
+from tests.scheduling.checkkit import check_through_bridge
 from tests.scheduling.conftest import (
-    GOOD_FIGURES,
     Login,
     by_endpoint,
     create,
@@ -53,8 +53,8 @@ async def test_reminders_are_sent_once_across_a_restart(
     ids = await demo_ids(client)
     officer, focal1 = await as_user("officer"), await as_user("focal1")
     sid = await create(officer, session_body(ids, local(2026, 11, 27, 8)))  # deadline Thu 15:00
-    reply = await focal1.post(f"/api/v1/endpoints/{ids['ep:X-TP']}/readiness-checks", GOOD_FIGURES)
-    assert reply.status == 201, reply.body
+    reply = await check_through_bridge(client, focal1, ids["ep:X-TP"])
+    assert reply.status == 201 and reply.body["passed"], reply.body
 
     first = service(client, clock)
     clock.now = local(2026, 11, 26, 11, 59)  # a minute before the 3-hour lead

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sessions.db import transaction
 from sessions.models import AgendaItem, CaseFile, ReceptionSession
 from tests.bridge.bridgekit import Endpoint
-from tests.bridge.bridgekit_media import opus_clip, vp8_clip
+from tests.bridge.bridgekit_media import Clip, opus_clip, vp8_clip
 from tests.support import wait_for
 
 
@@ -34,11 +34,20 @@ class WsParticipant:
         self._reader = asyncio.create_task(self._read())
 
     @classmethod
-    async def join(cls, ws: ClientWebSocketResponse, seed: int = 100) -> WsParticipant:
+    async def join(
+        cls,
+        ws: ClientWebSocketResponse,
+        seed: int = 100,
+        video: Clip | None = None,
+        audio_level: int = 127,
+    ) -> WsParticipant:
+        """`video` replaces the seeded clip; `audio_level` is the RFC 6464 level (0 loudest,
+        127 silence) on the microphone's packets."""
         p = cls(ws, seed)
         await ws.send_json({"type": "join"})
         offer = await p.expect("offer")
-        p.endpoint = Endpoint(vp8_clip(seed), opus_clip())
+        p.endpoint = Endpoint(video or vp8_clip(seed), opus_clip())
+        p.endpoint.microphone.level = audio_level
         for slot in offer["slots"]:
             p.endpoint.slots[slot["slot"]] = slot
         answer = await p.endpoint.answer(offer["sdp"], offer["publish"])

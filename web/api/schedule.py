@@ -32,6 +32,8 @@ from sessions.models import Account, CalendarDay, CalendarDayKind, Notification
 from web.auth import audit_context
 from web.http import ok, principal, public, requires
 from web.keys import CLOCK, CONFIG, DB
+from web.live import LIVE
+from web.readiness_media import measured
 from web.serialize import iso
 from web.validation import Fields, path_id, read_json
 
@@ -186,12 +188,16 @@ def _figures(f: Fields) -> Figures:
 
 @requires(Perm.SESSIONS_READ)  # and, checked in scheduling.readiness, the endpoint's own staff
 async def submit_check(request: web.Request) -> web.StreamResponse:
+    """The check page posts what the browser measured while still in the test room; the
+    verdict is on what the bridge measured of the caller's media there."""
+    p = principal(request)
     endpoint_id = path_id(request)
-    figures = _figures(Fields(await read_json(request), CHECK_FIELDS))
+    reported = _figures(Fields(await read_json(request), CHECK_FIELDS))
     cfg = scheduling_config(request.app)
+    basis = measured(request.app[LIVE].bridge, endpoint_id, p.account_id)
     async with transaction(request.app[DB]) as db:
         result = await readiness.submit(
-            db, principal(request), endpoint_id, figures, request.app[CLOCK](), cfg
+            db, p, endpoint_id, basis, reported, request.app[CLOCK](), cfg
         )
         await audit.record(
             db,
@@ -202,7 +208,7 @@ async def submit_check(request: web.Request) -> web.StreamResponse:
             result.endpoint.unit_id,
             {
                 "passed": result.verdict.passed,
-                "figures": figures.as_dict(),
+                "figures": result.figures,
                 "session_ids": list(result.session_ids),
             },
         )
@@ -216,7 +222,7 @@ async def submit_check(request: web.Request) -> web.StreamResponse:
             "state": "passed" if result.verdict.passed else "failed",
             "failure_reason": result.verdict.reason,
             "problems": list(result.verdict.problems),
-            "figures": figures.as_dict(),
+            "figures": result.figures,
             "session_ids": list(result.session_ids),
         },
         201,

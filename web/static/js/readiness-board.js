@@ -44,11 +44,20 @@ export function countdown(deadlineIso, nowMs) {
   return ms >= 0 ? `còn ${text}` : `quá hạn ${text}`;
 }
 
-function figuresText(f) {
-  if (!f) return "–";
-  if (f.error) return `Không nhận lại được hình, tiếng`;
-  const n = (x, d = 0) => Number(x).toFixed(d).replace(".", ",");
-  return `RTT ${n(f.rtt_ms)} ms · mất gói ${n(f.loss_pct, 1)}% · jitter ${n(f.jitter_ms, 1)} ms · ${n(f.bitrate_kbps)} kbit/s · ${n(f.fps)} khung/giây · ${f.width}×${f.height}${f.audio_level_seen ? " · có tiếng" : " · không có tiếng"}`;
+/** One set of figures on a line, with decimal commas; "–" for what was not measured. */
+export function figuresLine(f) {
+  const n = (x, d = 0) => (x == null ? "–" : Number(x).toFixed(d).replace(".", ","));
+  return `RTT ${n(f.rtt_ms)} ms · mất gói ${n(f.loss_pct, 1)}% · jitter ${n(f.jitter_ms, 1)} ms · ${n(f.bitrate_kbps)} kbit/s · ${n(f.fps)} khung/giây · ${f.width ?? 0}×${f.height ?? 0}${f.audio_level_seen ? " · có tiếng" : " · không có tiếng"}`;
+}
+
+/** The bridge's figures, the verdict's basis, and the browser's beside. A check stored
+ * before the bridge measured (no `measured_by`) has only what the browser reported. */
+export function figuresCell(f) {
+  if (!f) return ["–"];
+  const reported = (b) => el("div", { class: "muted reported" }, "Trình duyệt báo: ", b.error ? "không nhận lại được hình, tiếng" : figuresLine(b));
+  if (f.measured_by !== "bridge") return [reported(f)];
+  const basis = f.error ? "chưa nhận được hình ảnh và âm thanh" : figuresLine(f);
+  return [el("div", { class: "basis" }, "Cầu truyền hình đo: ", basis), f.browser ? reported(f.browser) : null];
 }
 
 function endpointRow(e) {
@@ -66,7 +75,7 @@ function endpointRow(e) {
     { class: `readiness-row state-${e.state}`, "data-endpoint-id": String(e.endpoint_id), "data-state": e.state },
     el("td", {}, el("strong", {}, e.endpoint_name), el("div", { class: "muted" }, `Điện thoại điểm cầu: ${e.contact_phone || "–"}`)),
     el("td", {}, el("span", { class: `badge readiness-${e.state}` }, STATES[e.state] ?? e.state), why),
-    el("td", { class: "figures-cell" }, figuresText(e.figures)),
+    el("td", { class: "figures-cell" }, ...figuresCell(e.figures)),
     el("td", { class: "nowrap" }, checked),
     el("td", { class: "nowrap" }, localTime(e.deadline), late,
       done ? null : el("div", { class: "countdown", "data-deadline": e.deadline }, "")),

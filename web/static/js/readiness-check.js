@@ -1,7 +1,9 @@
 // The readiness check page (/readiness/check): the endpoint's own camera and microphone go
 // to the bridge's test room and come back (loopback); for at least the configured time the
-// page measures what comes back (getStats of the received media), then stores the figures
-// with POST /api/v1/endpoints/{id}/readiness-checks and shows the server's verdict.
+// page measures what comes back (getStats of the received media), then, still in the test
+// room, posts its figures to POST /api/v1/endpoints/{id}/readiness-checks. The server judges
+// what the bridge itself measured of this media (the page's figures are kept beside, never
+// decisive), so the page leaves the room only once it has the verdict.
 
 import { BridgeClient } from "./bridge-protocol.js";
 import { LevelMeter, fillSelect, listDevices, mediaErrorText, openMedia } from "./room-devices.js";
@@ -71,6 +73,20 @@ export function figuresOver(samples) {
     height: v1.frameHeight ?? 0,
     audio_level_seen: energy > 0 || loudest > 0.001 || metered > 0.1,
   };
+}
+
+/** Fills the column `prefix` ("fig": the browser's, "bridge": the bridge's); null: "–". */
+function showFigures(prefix, f) {
+  const put = (name, text) => {
+    $(`${prefix}-${name}`).textContent = f ? text : "–";
+  };
+  put("rtt", `${num(f?.rtt_ms)} ms`);
+  put("loss", `${num(f?.loss_pct, 1)}%`);
+  put("jitter", `${num(f?.jitter_ms, 1)} ms`);
+  put("bitrate", `${num(f?.bitrate_kbps)} kbit/s`);
+  put("fps", num(f?.fps, 1));
+  put("resolution", `${f?.width}×${f?.height}`);
+  put("audio", f?.audio_level_seen ? "Có tiếng" : "Chưa nghe thấy tiếng");
 }
 
 function round(x, digits) {
@@ -150,6 +166,7 @@ class CheckPage {
     this._timers = [];
     this.samples = [];
     this.figures = this.result = this.error = null;
+    showFigures("bridge", null);
     $("verdict").hidden = true;
     $("progress-bar").style.width = "0%";
   }
@@ -213,13 +230,14 @@ class CheckPage {
 
   _show(f) {
     this.figures = f;
-    $("fig-rtt").textContent = `${num(f.rtt_ms)} ms`;
-    $("fig-loss").textContent = `${num(f.loss_pct, 1)}%`;
-    $("fig-jitter").textContent = `${num(f.jitter_ms, 1)} ms`;
-    $("fig-bitrate").textContent = `${num(f.bitrate_kbps)} kbit/s`;
-    $("fig-fps").textContent = num(f.fps, 1);
-    $("fig-resolution").textContent = `${f.width}×${f.height}`;
-    $("fig-audio").textContent = f.audio_level_seen ? "Có tiếng" : "Chưa nghe thấy tiếng";
+    showFigures("fig", f);
+  }
+
+  /** The bridge's figures, as the server stored them with the verdict. */
+  _showBridge(stored) {
+    const measured = stored?.measured_by === "bridge" && !stored.error;
+    showFigures("bridge", measured ? stored : null);
+    if (stored?.error) $("bridge-rtt").textContent = "Không nhận được hình, tiếng";
   }
 
   _noMedia() {
@@ -242,7 +260,7 @@ class CheckPage {
     this._timers.forEach((t) => clearTimeout(t) || clearInterval(t));
     this._timers = [];
     this._setPhase("saving", "Đang lưu kết quả kiểm tra…");
-    this.client?.leave();
+    // Still in the test room: the server reads what the bridge measured of this media now.
     const csrf = document.querySelector("input[name=csrf_token]")?.value ?? "";
     try {
       const resp = await fetch(`/api/v1/endpoints/${endpointId}/readiness-checks`, {
@@ -253,10 +271,12 @@ class CheckPage {
       const body = await resp.json();
       if (!resp.ok) throw new Error(body?.error?.message ?? body?.message ?? resp.statusText);
       this.result = body;
+      this._showBridge(body.figures);
       this._verdict(body);
     } catch (err) {
       this._verdictText("error", "Không lưu được kết quả kiểm tra", String(err.message ?? err));
     }
+    this.client?.leave();
     $("returned").srcObject = null;
     $("returned-empty").textContent = "Đã kết thúc kiểm tra";
     $("returned-empty").hidden = false;
