@@ -17,6 +17,7 @@ from sessions.access import Principal
 from sessions.audit import AuditContext, record
 from sessions.db import transaction
 from sessions.models import Account, LoginSession, LoginThrottle
+from web import inbound
 from web.config import Config
 from web.keys import CLOCK, CONFIG, CSRF, DB, PRINCIPAL, REQUEST_ID
 
@@ -31,7 +32,7 @@ def token_hash(token: str) -> str:
 
 def client_ip(request: web.Request) -> str:
     if request.app[CONFIG].trust_proxy:
-        forwarded = request.headers.get("X-Forwarded-For", "")
+        forwarded = inbound.header(request, "X-Forwarded-For")
         if forwarded:
             return forwarded.split(",")[0].strip()[:64]
     return (request.remote or "")[:64]
@@ -129,7 +130,7 @@ async def login(request: web.Request, username: str, password: str) -> LoginOutc
                 last_seen_at=now,
                 expires_at=now + timedelta(hours=cfg.session_hours),
                 ip=ip,
-                user_agent=request.headers.get("User-Agent", "")[:300],
+                user_agent=inbound.user_agent(request),
             )
         )
         principal = await accounts.principal_for(db, account)
@@ -158,7 +159,7 @@ def set_session_cookie(response: web.StreamResponse, request: web.Request, token
 
 
 async def logout(request: web.Request) -> None:
-    token = request.cookies.get(COOKIE)
+    token = inbound.cookie(request, COOKIE)
     if not token:
         return
     async with transaction(request.app[DB]) as db:
@@ -171,7 +172,7 @@ async def logout(request: web.Request) -> None:
 
 async def load_principal(request: web.Request) -> None:
     """Set request[PRINCIPAL] and request[CSRF] from the session cookie, if it is valid."""
-    token = request.cookies.get(COOKIE)
+    token = inbound.cookie(request, COOKIE)
     if not token:
         return
     now = request.app[CLOCK]()
@@ -192,7 +193,9 @@ async def load_principal(request: web.Request) -> None:
 
 def csrf_ok(request: web.Request, supplied: str | None) -> bool:
     expected: str | None = request.get(CSRF)
-    return bool(expected and supplied and hmac.compare_digest(expected, supplied))
+    if not (expected and supplied and supplied.isascii()):
+        return False  # compare_digest refuses non-ASCII text with a TypeError
+    return hmac.compare_digest(expected, supplied)
 
 
 def new_prelogin_token() -> str:
