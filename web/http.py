@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from functools import wraps
 from typing import Any
@@ -10,7 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from sessions.access import Perm, Principal
-from web.errors import Unauthorized
+from web.errors import Unauthorized, json_text
 from web.keys import PRINCIPAL
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -48,9 +47,7 @@ def public(handler: Handler) -> Handler:
 
 
 def ok(data: Any, status: int = 200) -> web.Response:
-    return web.Response(
-        status=status, text=json.dumps(data, ensure_ascii=False), content_type="application/json"
-    )
+    return web.Response(status=status, text=json_text(data), content_type="application/json")
 
 
 def redirect(location: str) -> web.Response:

@@ -30,6 +30,7 @@ from sessions.errors import Conflict, Forbidden, NotFound
 from sessions.models import Endpoint, Role, SessionState
 from web import inbound
 from web.auth import audit_context
+from web.errors import json_text
 from web.http import ok, principal, requires
 from web.keys import CONFIG, DB
 from web.validation import JsonError, decode_json, path_id
@@ -290,7 +291,7 @@ class SocketTransport:
 
     async def send(self, message: dict[str, Any]) -> None:
         if not self._ws.closed:
-            await self._ws.send_str(json.dumps(message, ensure_ascii=False))
+            await self._ws.send_str(json_text(message))
 
     async def close(self, reason: str) -> None:
         await self._ws.close(message=reason.encode()[:120])

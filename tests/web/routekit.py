@@ -7,16 +7,26 @@ import re
 from typing import Any
 
 from aiohttp.test_utils import TestClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from sessions.access import Perm, Principal
-from sessions.models import CaseFile, Citizen, Endpoint, ReceptionSession, Role, Unit
+from sessions.models import (
+    Account,
+    AuditRecord,
+    Base,
+    CaseFile,
+    Citizen,
+    Endpoint,
+    ReceptionSession,
+    Role,
+    Unit,
+)
 from sessions.seed import DEMO_ACCOUNTS
 from tests.web.conftest import Caller, sign_in
 from tests.web.test_roles import app_routes
 from web.keys import DB
 
-__all__ = ["Callers", "app_routes", "fill_path", "seed_ids"]
+__all__ = ["Callers", "app_routes", "fill_path", "is_websocket", "seed_ids", "snapshot"]
 
 _PARAM = re.compile(r"\{([^}:]+)(:[^}]*)?\}")
 # Who is tried first for a route: the officer does most jobs; then the others.
@@ -63,7 +73,10 @@ async def seed_ids(client: TestClient[Any, Any]) -> dict[str, str]:
         citizen = await db.scalar(select(Citizen.id).order_by(Citizen.id))
         case = await db.scalar(select(CaseFile.id).where(CaseFile.code == "HS-MAU-001"))
         session = await db.scalar(select(ReceptionSession.id).order_by(ReceptionSession.id))
+        # Not a caller's own account: a fuzzed edit must not lock the fuzzer out.
+        account = await db.scalar(select(Account.id).where(Account.username == "auditor"))
     return {
+        "accounts": str(account),
         "units": str(unit),
         "endpoints": str(endpoint),
         "citizens": str(citizen),
@@ -86,3 +99,20 @@ def fill_path(path: str, ids: dict[str, str]) -> str:
         value = ids.get(name) or ids.get(parts[i - 1]) or "1"
         parts[i] = part[: match.start()] + value + part[match.end() :]
     return "/".join(parts)
+
+
+# Tables a refused request must leave as they were (sign-in bookkeeping aside).
+_WATCHED = [t for t in Base.metadata.sorted_tables if not t.name.startswith("login_")]
+
+
+async def snapshot(client: TestClient[Any, Any]) -> tuple[int, ...]:
+    """Row counts of every table and the last audit id, in one query."""
+    counts = [select(func.count()).select_from(t).scalar_subquery() for t in _WATCHED]
+    last = select(func.coalesce(func.max(AuditRecord.id), 0)).scalar_subquery()
+    async with client.app[DB]() as db:
+        row = (await db.execute(select(*counts, last))).one()
+    return tuple(int(v) for v in row)
+
+
+def is_websocket(path: str) -> bool:
+    return path.endswith("/bridge") or path.endswith("-bridge")

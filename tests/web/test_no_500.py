@@ -333,3 +333,42 @@ async def test_a_page_form_number_that_is_not_ascii_is_a_field_error(
     assert reply.status == 422, reply.text[:300]
     assert "phải là số nguyên dương" in reply.text
     assert await count_rows(client) == before
+
+
+async def test_a_field_name_that_is_a_lone_surrogate_is_named_back(
+    client: TestClient[Any, Any], as_user: Login
+) -> None:
+    """Found by the fuzz: the unknown field's name went raw into the error body, which
+    UTF-8 cannot encode (a 500 while answering a 422)."""
+    officer = await as_user("officer")
+    body = b'{"full_name": "An", "unit_id": 1, "\\ud800": 1}'
+    reply = await officer.call(
+        "POST", "/api/v1/citizens", data=body, headers={"Content-Type": "application/json"}
+    )
+    assert reply.status == 422 and "\ud800" in reply.error_fields, reply.text[:300]
+
+
+async def test_a_socket_message_with_a_huge_integer_gets_the_protocol_error(
+    client: TestClient[Any, Any],
+) -> None:
+    """The live socket reads JSON with the same reader: a number Python cannot hold is a
+    bad message, and the socket stays open."""
+    from tests.support import login
+
+    await login(client, "chair")
+    sessions = await (await client.get("/api/v1/sessions")).json()
+    ws = await client.ws_connect(f"/api/v1/sessions/{sessions['items'][0]['id']}/bridge")
+    try:
+        for text in (
+            '{"type": "join", "id": ' + "9" * 4301 + "}",
+            '{"type": "\\ud800", "id": "\\udcff"}',
+            '{"type": "join", "x": NaN}',
+            "[" * 100_000,
+        ):
+            await ws.send_str(text)
+            reply = await ws.receive_json(timeout=5)
+            assert reply["type"] == "error" and reply["code"] in ("bad-message", "unknown-type")
+        await ws.send_json({"type": "stats"})
+        assert (await ws.receive_json(timeout=5))["type"] == "error"  # not joined: still open
+    finally:
+        await ws.close()
