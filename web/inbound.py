@@ -67,10 +67,14 @@ def user_agent(request: web.Request, max_len: int = 300) -> str:
 
 async def form(request: web.Request) -> MultiDictProxy[str | bytes | bytearray | web.FileField]:
     """The posted form (urlencoded or multipart); BadRequest naming `body` when its bytes
-    are not text in the form's charset."""
+    are not text in the form's charset or it is not the form it says it is."""
     try:
         return await request.post()
-    except (UnicodeDecodeError, LookupError):  # LookupError: a charset Python does not know
+    except UnicodeDecodeError:
         raise BadRequest(
             "Dữ liệu biểu mẫu không đọc được.", {"body": "không phải văn bản UTF-8"}
+        ) from None
+    except (ValueError, LookupError):  # a multipart without its boundary; an unknown charset
+        raise BadRequest(
+            "Dữ liệu biểu mẫu không đọc được.", {"body": "không đúng định dạng biểu mẫu"}
         ) from None

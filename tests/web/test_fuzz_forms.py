@@ -44,6 +44,13 @@ VALUES = st.one_of(
     st.sampled_from(["1", "0", "-1", "²", "٣", "9" * 5000, "on", "admin", "commune", "P"]),
 )
 RAW_BODIES = [b"name=%ff%fe", b"\xff\xfe=\xc3(", b"=&&=", b"roles=root&roles=" + b"x" * 3000]
+URLENCODED = "application/x-www-form-urlencoded"
+CONTENT_TYPES = [URLENCODED] * 6 + [
+    URLENCODED + "; charset=nope",
+    URLENCODED + "; charset=utf-16",
+    "multipart/form-data",
+    "multipart/form-data; boundary=XX",
+]
 # By design a failed sign-in is audited and counted even though it is refused.
 AUDITED_REFUSALS = {"/login"}
 
@@ -75,13 +82,15 @@ async def test_fuzz_page_forms(
         raw = data.draw(st.sampled_from([None, None, None, *RAW_BODIES]), label="raw body")
         csrf = urlencode({"csrf_token": who.csrf}).encode()
         body = csrf + b"&" + (raw if raw is not None else urlencode(fields).encode())
+        content_type = data.draw(st.sampled_from(CONTENT_TYPES), label="Content-Type")
         before = await snapshot(client)
         reply = await who.call(
             "POST",
             fill_path(path, ids),
             data=body,
-            headers={"Content-Type": "application/x-www-form-urlencoded"},
-            csrf=None,
+            headers={"Content-Type": content_type},
+            # The form's own token is unreadable in a broken body: send the header too.
+            csrf=who.csrf if content_type != URLENCODED else None,
         )
         assert reply.status < 500, f"POST {path} {body[:300]!r}: {reply.status} {reply.text[:300]}"
         if 400 <= reply.status < 500 and path not in AUDITED_REFUSALS:

@@ -372,3 +372,25 @@ async def test_a_socket_message_with_a_huge_integer_gets_the_protocol_error(
         assert (await ws.receive_json(timeout=5))["type"] == "error"  # not joined: still open
     finally:
         await ws.close()
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        (b"multipart/form-data; boundary=XX", b"garbage"),
+        (b"multipart/form-data", b"--XX\r\n"),
+        (b"application/x-www-form-urlencoded; charset=nope", b"name=a"),
+    ],
+)
+async def test_a_form_that_is_not_the_form_it_says_is_a_400(
+    client: TestClient[Any, Any], as_user: Login, content_type: bytes, body: bytes
+) -> None:
+    admin = await as_user("admin")
+    before = await count_rows(client)
+    headers = [(b"Content-Type", content_type), _cookie(admin), (b"X-CSRF-Token", b"x")]
+    for path in ("/admin/units", "/api/v1/units"):
+        reply = await raw_request(client, "POST", path, headers[:2], body)  # CSRF from the form
+        assert reply.status == 400, (path, reply.body[:300])
+    reply = await raw_request(client, "POST", "/admin/units", headers, body)
+    assert reply.status == 403, reply.body[:300]  # a token header: no need to read the form
+    assert await count_rows(client) == before
