@@ -58,12 +58,19 @@ def req_choice(msg: Mapping[str, object], key: str, choices: tuple[T, ...]) -> T
     raise ProtocolError(f"field {key!r} must be one of {', '.join(choices)}; got {value!r}")
 
 
+def echoable(value: str, max_len: int) -> str | None:
+    """`value` cut to `max_len`, fit to be sent back; None when it holds a lone surrogate
+    (JSON may escape one), which a WebSocket text frame cannot carry."""
+    value = value[:max_len]
+    return None if any("\ud800" <= c <= "\udfff" for c in value) else value
+
+
 def request_id(msg: Mapping[str, object]) -> str | int | None:
     """The optional `id` a client puts on a request, echoed in errors about it."""
     value = msg.get("id")
     if isinstance(value, bool) or not isinstance(value, str | int):
         return None
-    return value if not isinstance(value, str) else value[:MAX_REQUEST_ID]
+    return value if not isinstance(value, str) else echoable(value, MAX_REQUEST_ID)
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ from bridge.contracts import Authorizer, JoinRefused, SignalingTransport
 from bridge.errors import BridgeError, Conflict, ProtocolError
 from bridge.peer import PeerLink, PeerOwner, SlotLayout
 from bridge.protocol import (
+    echoable,
     parse_agenda,
     parse_answer,
     parse_candidate,
@@ -181,8 +182,9 @@ class Connection:
         refused: bool = False,
     ) -> None:
         reply: dict[str, Any] = {"type": "error", "code": code, "message": message}
-        if isinstance(request, str):
-            reply["request"] = request[:32]
+        echoed = echoable(request, 32) if isinstance(request, str) else None
+        if echoed is not None:
+            reply["request"] = echoed
         if rid is not None:
             reply["id"] = rid
         if refused:

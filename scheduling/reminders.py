@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
@@ -28,6 +27,7 @@ from scheduling.config import SchedulingConfig
 from scheduling.mail import Mailer
 from scheduling.readiness import deadline_of
 from sessions.db import transaction
+from sessions.errors import DuplicateKey
 from sessions.models import (
     Account,
     Endpoint,
@@ -139,7 +139,7 @@ class ReminderService:
             async with transaction(self._factory) as db:
                 due = await self._due(db, s, now)
                 sent = [await self._send(db, d, now) for d in due]
-        except IntegrityError:
+        except DuplicateKey:
             self._log.info("reminder already sent by another process", extra={"session": s.id})
             return 0, 0
         reminders = sum(1 for d, ok in zip(due, sent, strict=True) if ok and _is_reminder(d))

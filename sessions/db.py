@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -10,14 +11,18 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import event
+from sqlalchemy import PrimaryKeyConstraint, UniqueConstraint, event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+
+from sessions.errors import DuplicateKey
+from sessions.models import Base
 
 MIGRATIONS = str(Path(__file__).with_name("migrations"))
 
@@ -89,9 +94,60 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 @asynccontextmanager
 async def transaction(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
-    """One unit of work: commits when the block ends normally, rolls back on any error."""
-    async with factory() as session, session.begin():
-        yield session
+    """One unit of work: commits when the block ends normally, rolls back on any error.
+
+    A unique or primary key the database refused (two requests creating the same username,
+    code, clearance or calendar day at the same moment, both past the store's own check)
+    comes out as `DuplicateKey`, a `Conflict` naming the key's columns: every caller, API
+    or page, answers it as it answers the store's own conflicts."""
+    try:
+        async with factory() as session, session.begin():
+            yield session
+    except IntegrityError as exc:
+        columns = duplicate_key_columns(exc)
+        if columns is None:
+            raise
+        named = f" ({', '.join(columns)})" if columns else ""
+        raise DuplicateKey(
+            f"Đã có dữ liệu trùng{named}, có thể vừa được tạo cùng lúc. "
+            "Vui lòng tải lại và kiểm tra.",
+            dict.fromkeys(columns, "đã tồn tại"),
+        ) from exc
+
+
+def _key_columns() -> dict[str, tuple[str, ...]]:
+    """Every unique and primary key of the schema, by its name (the metadata's
+    naming_convention gives them stable names, the same on both databases)."""
+    out: dict[str, tuple[str, ...]] = {}
+    for table in Base.metadata.tables.values():
+        for c in table.constraints:
+            if isinstance(c, UniqueConstraint | PrimaryKeyConstraint) and isinstance(c.name, str):
+                out[c.name] = tuple(col.name for col in c.columns)
+    return out
+
+
+_KEYS = _key_columns()
+# SQLite names the columns, not the constraint: "UNIQUE constraint failed: t.a, t.b";
+# PostgreSQL names both: the constraint, and "Key (a, b)=(...) already exists."
+_SQLITE_UNIQUE = re.compile(r"UNIQUE constraint failed: (.+)")
+_PG_DETAIL = re.compile(r"Key \(([^)]*)\)=")
+
+
+def duplicate_key_columns(exc: IntegrityError) -> tuple[str, ...] | None:
+    """The columns of the unique or primary key `exc` violated (empty when they cannot be
+    read); None when it is another integrity error (a foreign key, NOT NULL, CHECK)."""
+    orig = exc.orig
+    if getattr(orig, "sqlstate", None) == "23505":  # PostgreSQL's unique_violation
+        diag = getattr(orig, "diag", None)
+        known = _KEYS.get(getattr(diag, "constraint_name", None) or "")
+        if known is not None:
+            return known
+        detail = _PG_DETAIL.match(getattr(diag, "message_detail", None) or "")
+        return tuple(c.strip() for c in detail[1].split(",")) if detail else ()
+    match = _SQLITE_UNIQUE.match(str(orig))
+    if match is None:
+        return None
+    return tuple(part.strip().rpartition(".")[2] for part in match[1].split(","))
 
 
 def alembic_config(url: str) -> AlembicConfig:

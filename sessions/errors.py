@@ -26,6 +26,10 @@ class Conflict(DomainError):
     code = "conflict"
 
 
+class DuplicateKey(Conflict):
+    """The database refused a second row with the same unique or primary key."""
+
+
 class Invalid(DomainError):
     code = "invalid"
 

@@ -153,3 +153,20 @@ async def client(
     """The app on the demo province, with the fake clock."""
     await seed(config.database.url, clock.now)
     yield await aiohttp_client(create_app(config, clock))
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    from tests.fuzzkit import FUZZ_SEED
+
+    return f"fuzz seed: {FUZZ_SEED} (replay with TIEPDAN_FUZZ_SEED={FUZZ_SEED})"
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    """The seed again at the end, where `pytest -q` shows it too, when a fuzz suite ran."""
+    from tests.fuzzkit import FUZZ_SEED
+
+    reports = [r for rs in terminalreporter.stats.values() for r in rs]
+    if any("test_fuzz_" in getattr(r, "nodeid", "") for r in reports):
+        terminalreporter.write_line(
+            f"fuzz seed: {FUZZ_SEED} (replay with TIEPDAN_FUZZ_SEED={FUZZ_SEED})"
+        )

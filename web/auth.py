@@ -18,6 +18,7 @@ from sessions.access import Principal
 from sessions.audit import AuditContext, record
 from sessions.db import transaction
 from sessions.models import Account, LoginSession, LoginThrottle
+from web import inbound
 from web.config import Config
 from web.keys import CLOCK, CONFIG, CSRF, DB, PRINCIPAL, REQUEST_ID
 
@@ -32,7 +33,7 @@ def token_hash(token: str) -> str:
 
 def client_ip(request: web.Request) -> str:
     if request.app[CONFIG].trust_proxy:
-        forwarded = request.headers.get("X-Forwarded-For", "")
+        forwarded = inbound.header(request, "X-Forwarded-For")
         if forwarded:
             return forwarded.split(",")[0].strip()[:64]
     return (request.remote or "")[:64]
@@ -42,7 +43,7 @@ def request_scheme(request: web.Request) -> str:
     """The scheme the browser used: behind a trusted proxy (TIEPDAN_TRUST_PROXY, as for the
     client address) the proxy's X-Forwarded-Proto, else this connection's own."""
     if request.app[CONFIG].trust_proxy:
-        proto = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
+        proto = (inbound.header(request, "X-Forwarded-Proto") or "").split(",")[0].strip().lower()
         if proto in _DEFAULT_PORTS:
             return proto
     return request.scheme
@@ -71,13 +72,14 @@ def same_origin(request: web.Request) -> bool:
     browser addressed (Host, with the scheme it used). Scheme, host and port all count: an
     https page is not the http app, nor another port. No Origin: not a browser (scripts sign
     in themselves, so there is no cookie of someone else's to ride on)."""
-    origin = request.headers.get("Origin")
+    origin = inbound.header(request, "Origin")
     if origin is None:
-        return True
+        # Not a browser, unless an Origin was sent that is not even text.
+        return not inbound.has(request, "Origin")
     seen = origin_of(origin)
     own = {
         origin_of(request.app[CONFIG].public_base_url),
-        origin_of(f"{request_scheme(request)}://{request.host}"),
+        origin_of(f"{request_scheme(request)}://{inbound.header(request, 'Host') or ''}"),
     }
     return seen is not None and seen in own
 
@@ -189,7 +191,7 @@ async def login(request: web.Request, username: str, password: str) -> LoginOutc
                 last_seen_at=now,
                 expires_at=now + timedelta(hours=cfg.session_hours),
                 ip=ip,
-                user_agent=request.headers.get("User-Agent", "")[:300],
+                user_agent=inbound.user_agent(request),
             )
         )
         principal = await accounts.principal_for(db, account)
@@ -218,7 +220,7 @@ def set_session_cookie(response: web.StreamResponse, request: web.Request, token
 
 
 async def logout(request: web.Request) -> None:
-    token = request.cookies.get(COOKIE)
+    token = inbound.cookie(request, COOKIE)
     if not token:
         return
     async with transaction(request.app[DB]) as db:
@@ -231,7 +233,7 @@ async def logout(request: web.Request) -> None:
 
 async def load_principal(request: web.Request) -> None:
     """Set request[PRINCIPAL] and request[CSRF] from the session cookie, if it is valid."""
-    token = request.cookies.get(COOKIE)
+    token = inbound.cookie(request, COOKIE)
     if not token:
         return
     now = request.app[CLOCK]()
@@ -252,7 +254,9 @@ async def load_principal(request: web.Request) -> None:
 
 def csrf_ok(request: web.Request, supplied: str | None) -> bool:
     expected: str | None = request.get(CSRF)
-    return bool(expected and supplied and hmac.compare_digest(expected, supplied))
+    if not (expected and supplied and supplied.isascii()):
+        return False  # compare_digest refuses non-ASCII text with a TypeError
+    return hmac.compare_digest(expected, supplied)
 
 
 def new_prelogin_token() -> str:

@@ -45,12 +45,20 @@ def error_body(code: str, message: str, fields: dict[str, str] | None = None) ->
     return {"error": {"code": code, "message": message, "fields": fields or {}}}
 
 
+def json_text(data: Any) -> str:
+    """JSON with Vietnamese letters as they are, and any lone surrogate (a client may send
+    one escaped, in a field's name, say) escaped as JSON writes it, so the answer can be
+    encoded: with ensure_ascii=False json.dumps leaves it raw, and UTF-8 refuses it."""
+    text = json.dumps(data, ensure_ascii=False)
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def json_error(
     status: int, code: str, message: str, fields: dict[str, str] | None = None
 ) -> web.Response:
     return web.Response(
         status=status,
-        text=json.dumps(error_body(code, message, fields), ensure_ascii=False),
+        text=json_text(error_body(code, message, fields)),
         content_type="application/json",
     )
 

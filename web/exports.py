@@ -429,6 +429,6 @@ def setup(app: web.Application) -> None:
     """After `web.recordings.setup` (the store); the exports stop before the database."""
     app.cleanup_ctx.append(exports_ctx)
     r = app.router
-    r.add_post("/api/v1/sessions/{id:\\d+}/exports", request_export)
-    r.add_get("/api/v1/exports/{id:\\d+}", get_export)
-    r.add_get("/api/v1/exports/{id:\\d+}/download", download_export)
+    r.add_post("/api/v1/sessions/{id:[0-9]+}/exports", request_export)
+    r.add_get("/api/v1/exports/{id:[0-9]+}", get_export)
+    r.add_get("/api/v1/exports/{id:[0-9]+}/download", download_export)

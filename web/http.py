@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Awaitable, Callable
 from functools import wraps
@@ -12,7 +11,7 @@ from urllib.parse import quote, unquote, urlsplit
 from aiohttp import web
 
 from sessions.access import Perm, Principal
-from web.errors import Unauthorized
+from web.errors import Unauthorized, json_text
 from web.keys import PRINCIPAL
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -50,9 +49,7 @@ def public(handler: Handler) -> Handler:
 
 
 def ok(data: Any, status: int = 200) -> web.Response:
-    return web.Response(
-        status=status, text=json.dumps(data, ensure_ascii=False), content_type="application/json"
-    )
+    return web.Response(status=status, text=json_text(data), content_type="application/json")
 
 
 def redirect(location: str) -> web.Response:

@@ -28,14 +28,15 @@ from sessions.db import transaction
 from sessions.errors import Conflict, Forbidden, NotFound
 from sessions.models import Endpoint, Role, SessionState
 from web.auth import audit_context, same_origin
+from web.errors import json_text
 from web.http import ok, principal, requires
 from web.keys import CONFIG, DB
-from web.validation import path_id
+from web.validation import JsonError, decode_json, path_id
 
 log = logging.getLogger("tiepdan.live")
-ROOM = re.compile(r"^session-(\d+)$")
+ROOM = re.compile(r"^session-([0-9]+)$")
 # A readiness check's test room: one endpoint's focal staff, with loopback (issue 5).
-READINESS_ROOM = re.compile(r"^readiness-(\d+)$")
+READINESS_ROOM = re.compile(r"^readiness-([0-9]+)$")
 MAX_MESSAGE = 256 * 1024
 
 
@@ -292,7 +293,7 @@ class SocketTransport:
 
     async def send(self, message: dict[str, Any]) -> None:
         if not self._ws.closed:
-            await self._ws.send_str(json.dumps(message, ensure_ascii=False))
+            await self._ws.send_str(json_text(message))
 
     async def close(self, reason: str) -> None:
         await self._ws.close(message=reason.encode()[:120])
@@ -317,8 +318,8 @@ async def _serve_bridge(request: web.Request, room: str) -> web.StreamResponse:
         async for msg in ws:
             if msg.type is WSMsgType.TEXT:
                 try:
-                    parsed: object = json.loads(msg.data)
-                except json.JSONDecodeError:
+                    parsed: object = decode_json(msg.data)
+                except JsonError:
                     parsed = None  # the bridge answers a precise bad-message error
                 await conn.handle(parsed)
             elif msg.type is WSMsgType.ERROR:
@@ -426,9 +427,9 @@ def setup(app: web.Application, config: BridgeConfig) -> None:
     app[BRIDGE_CONFIG] = config
     app.cleanup_ctx.append(live_ctx)
     r = app.router
-    r.add_get("/api/v1/sessions/{id:\\d+}/bridge", bridge_socket)
-    r.add_get("/api/v1/endpoints/{id:\\d+}/readiness-bridge", readiness_socket)
-    r.add_post("/api/v1/sessions/{id:\\d+}/open", open_session)
-    r.add_post("/api/v1/sessions/{id:\\d+}/close", close_session)
-    r.add_get("/api/v1/sessions/{id:\\d+}/figures", session_figures)
-    r.add_get("/api/v1/sessions/{id:\\d+}/events", session_events)
+    r.add_get("/api/v1/sessions/{id:[0-9]+}/bridge", bridge_socket)
+    r.add_get("/api/v1/endpoints/{id:[0-9]+}/readiness-bridge", readiness_socket)
+    r.add_post("/api/v1/sessions/{id:[0-9]+}/open", open_session)
+    r.add_post("/api/v1/sessions/{id:[0-9]+}/close", close_session)
+    r.add_get("/api/v1/sessions/{id:[0-9]+}/figures", session_figures)
+    r.add_get("/api/v1/sessions/{id:[0-9]+}/events", session_events)

@@ -11,7 +11,7 @@ from urllib.parse import quote
 from aiohttp import web
 
 from sessions.errors import DomainError
-from web import auth
+from web import auth, inbound
 from web.errors import HTTP_MESSAGES, Unauthorized, error_body, is_api, json_error, status_of
 from web.http import Handler, redirect
 from web.keys import METRICS, PRINCIPAL, REQUEST_ID
@@ -30,7 +30,7 @@ def _route(request: web.Request) -> str:
 
 @web.middleware
 async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
-    supplied = request.headers.get("X-Request-ID", "")
+    supplied = inbound.header(request, "X-Request-ID") or ""
     rid = supplied if _REQUEST_ID.match(supplied) else secrets.token_hex(8)
     request[REQUEST_ID] = rid
     start = time.perf_counter()
@@ -56,7 +56,7 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
                 "event": {
                     "request_id": rid,
                     "method": request.method,
-                    "path": request.path,
+                    "path": inbound.clean(request.path),
                     "route": route,
                     "status": status,
                     "ms": round(elapsed * 1000, 1),
@@ -66,10 +66,12 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
         )
 
 
-def _page(request: web.Request, status: int, message: str) -> web.StreamResponse:
+def _page(
+    request: web.Request, status: int, message: str, fields: dict[str, str] | None = None
+) -> web.StreamResponse:
     from web.pages import render_error
 
-    return render_error(request, status, message)
+    return render_error(request, status, message, fields)
 
 
 @web.middleware
@@ -83,7 +85,7 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     except DomainError as exc:
         if is_api(request):
             return json_error(status_of(exc), exc.code, exc.message, exc.fields)
-        return _page(request, status_of(exc), exc.message)
+        return _page(request, status_of(exc), exc.message, exc.fields)
     except web.HTTPException as exc:
         if exc.status >= 400 and exc.status in HTTP_MESSAGES:
             code, message = HTTP_MESSAGES[exc.status]
@@ -107,12 +109,12 @@ async def signed_in(request: web.Request, handler: Handler) -> web.StreamRespons
     if request.method in auth.UNSAFE and request.path not in CSRF_EXEMPT:
         if request.get(PRINCIPAL) is None:
             raise Unauthorized("Bạn cần đăng nhập.")
-        supplied = request.headers.get("X-CSRF-Token")
-        if supplied is None and request.content_type in (
+        supplied = inbound.token(request, "X-CSRF-Token")
+        if not inbound.has(request, "X-CSRF-Token") and request.content_type in (
             "application/x-www-form-urlencoded",
             "multipart/form-data",
         ):
-            supplied = str((await request.post()).get("csrf_token", ""))
+            supplied = str((await inbound.form(request)).get("csrf_token", ""))
         if not auth.csrf_ok(request, supplied):
             from sessions.errors import Forbidden
 

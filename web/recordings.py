@@ -70,7 +70,7 @@ from web.recording_checks import open_checked_storage, verify_session
 from web.validation import Fields, path_id, read_json
 
 log = logging.getLogger("tiepdan.recording")
-_RUN_KEY = re.compile(r"^(sessions/(\d+)/[^/]+)/[^/]+$")
+_RUN_KEY = re.compile(r"^(sessions/([0-9]+)/[^/]+)/[^/]+$")
 FAILURES = frozenset({"disk_full", "io_error"})
 _ACTION = {
     RecordingState.STORED: "recording.stored",
@@ -781,7 +781,7 @@ def setup(app: web.Application) -> None:
     """After `web.live.setup`: the service needs the bridge, and stops before it."""
     app.cleanup_ctx.append(recording_ctx)
     r = app.router
-    r.add_post("/api/v1/sessions/{id:\\d+}/recording", set_recording)
-    r.add_get("/api/v1/sessions/{id:\\d+}/recordings", session_recordings)
-    r.add_get("/api/v1/recordings/{id:\\d+}/download", download)
-    r.add_get("/api/v1/cases/{id:\\d+}/recordings", case_recordings)
+    r.add_post("/api/v1/sessions/{id:[0-9]+}/recording", set_recording)
+    r.add_get("/api/v1/sessions/{id:[0-9]+}/recordings", session_recordings)
+    r.add_get("/api/v1/recordings/{id:[0-9]+}/download", download)
+    r.add_get("/api/v1/cases/{id:[0-9]+}/recordings", case_recordings)

@@ -34,4 +34,4 @@ async def room_page(request: web.Request) -> web.StreamResponse:
 
 
 def setup(app: web.Application) -> None:
-    app.router.add_get("/sessions/{id:\\d+}/room", room_page)
+    app.router.add_get("/sessions/{id:[0-9]+}/room", room_page)

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import enum
 import json
+import math
 import re
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -20,10 +21,62 @@ E = TypeVar("E", bound=enum.Enum)
 T = TypeVar("T")
 
 # ISO 8601 with an explicit offset (or Z): a time without a zone is ambiguous.
-_ZONED = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$")
-# Control characters, and lone surrogates (JSON may escape them; no database can store them).
+# [0-9], not \d: in Python \d is any Unicode digit ("٣", "３"), and int() takes them.
+_ZONED = re.compile(
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?(Z|[+-][0-9]{2}:?[0-9]{2})$"
+)
+# Exactly YYYY-MM-DD and YYYY-MM: date.fromisoformat also takes 2026-W52-5 and 20261201.
+_DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
+_MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")
+_YEAR = re.compile(r"[0-9]{4}")
+_ASCII_INT = re.compile(r"[0-9]{1,18}")
+# Years a date or time may name: far years overflow when moved to UTC or when the week or
+# month around them is computed (date.max is 9999-12-31), and are typing mistakes anyway.
 MIN_YEAR, MAX_YEAR = 1900, 2999
+# Control characters, and lone surrogates (JSON may escape them; no database can store them).
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
+# Longer integers are no id, count or figure of ours; Python's own limit (4,300 digits) is
+# a ValueError deep in json, and its conversion is slow well before that.
+MAX_INT_DIGITS = 100
+
+
+class JsonError(ValueError):
+    """Why a JSON text was refused, in words for the `body` field."""
+
+
+def _int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise JsonError(f"số nguyên quá dài (tối đa {MAX_INT_DIGITS} chữ số)")
+    return int(text)
+
+
+def _float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise JsonError(f"số vượt quá giới hạn: {text[:40]}")
+    return value
+
+
+def _constant(name: str) -> object:
+    raise JsonError(f"{name} không phải là số hợp lệ trong JSON")
+
+
+def decode_json(raw: bytes | str) -> object:
+    """JSON text into Python values, or JsonError saying why not: not UTF-8, not JSON, an
+    integer too long to be anything of ours, a number that overflows to infinity, the
+    NaN/Infinity that Python's json would take, nesting too deep. The one JSON reader:
+    HTTP bodies (`read_json`) and WebSocket messages alike."""
+    try:
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+        return json.loads(text, parse_int=_int, parse_float=_float, parse_constant=_constant)
+    except UnicodeDecodeError as exc:
+        raise JsonError(f"không phải UTF-8 (byte thứ {exc.start})") from None
+    except json.JSONDecodeError as exc:
+        raise JsonError(f"không phải JSON hợp lệ (dòng {exc.lineno}, cột {exc.colno})") from None
+    except RecursionError:
+        raise JsonError("lồng nhau quá sâu") from None
 
 
 async def read_json(request: web.Request) -> dict[str, Any]:
@@ -39,11 +92,9 @@ async def read_json(request: web.Request) -> dict[str, Any]:
             "Dữ liệu gửi lên quá lớn.", {"body": "quá giới hạn cho phép"}
         ) from None
     try:
-        body = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BadRequest("Dữ liệu JSON không đọc được.", {"body": str(exc)[:200]}) from None
-    except RecursionError:
-        raise BadRequest("Dữ liệu JSON lồng nhau quá sâu.", {"body": "lồng nhau quá sâu"}) from None
+        body = decode_json(raw)
+    except JsonError as exc:
+        raise BadRequest("Dữ liệu JSON không đọc được.", {"body": str(exc)}) from None
     if not isinstance(body, dict):
         raise BadRequest("Dữ liệu JSON phải là một đối tượng.", {"body": "cần một đối tượng {...}"})
     return body
@@ -133,7 +184,6 @@ class Fields:
         except ValueError:
             self.errors[name] = "ngày giờ không tồn tại"
             return None
-        # Far years overflow when moved to UTC, and are typing mistakes anyway.
         if not MIN_YEAR <= parsed.year <= MAX_YEAR:
             self.errors[name] = f"năm phải trong khoảng {MIN_YEAR}–{MAX_YEAR}"
             return None
@@ -180,6 +230,19 @@ class Fields:
             raise Invalid("Dữ liệu không hợp lệ.", dict(self.errors))
 
 
+MAX_ID = 2**31 - 1  # ids are 32-bit integers on both databases
+
+
+def ascii_int(raw: str, lo: int, hi: int) -> int | None:
+    """The number `raw` spells in ASCII digits, when it lies in lo..hi; else None. Not
+    str.isdigit() and int(): they take "²", "٣" and "３" too (int() then raises, or reads
+    "٣" as 3), and int() of thousands of digits is a ValueError of its own."""
+    if _ASCII_INT.fullmatch(raw) is None:
+        return None
+    value = int(raw)
+    return value if lo <= value <= hi else None
+
+
 def page_request(request: web.Request) -> PageRequest:
     errors: dict[str, str] = {}
 
@@ -187,11 +250,11 @@ def page_request(request: web.Request) -> PageRequest:
         raw = request.query.get(name)
         if raw is None or raw == "":
             return default
-        # isascii: str.isdigit() also accepts "²", which int() refuses.
-        if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= hi:
+        value = ascii_int(raw, 1, hi)
+        if value is None:
             errors[name] = f"phải là số nguyên từ 1 đến {hi}"
             return default
-        return int(raw)
+        return value
 
     page = number("page", 1, 1_000_000)
     per_page = number("per_page", 50, MAX_PER_PAGE)
@@ -220,9 +283,10 @@ def query_id(request: web.Request, name: str) -> int | None:
     raw = request.query.get(name, "")
     if not raw:
         return None
-    if not (raw.isascii() and raw.isdigit()) or not 0 < int(raw) < 2**31:
+    value = ascii_int(raw, 1, MAX_ID)
+    if value is None:
         raise Invalid("Tham số không hợp lệ.", {name: "phải là số nguyên dương"})
-    return int(raw)
+    return value
 
 
 def query_text(request: web.Request, name: str, max_len: int = 200) -> str:
@@ -235,7 +299,67 @@ def query_text(request: web.Request, name: str, max_len: int = 200) -> str:
 
 
 def path_id(request: web.Request, name: str = "id") -> int:
-    raw = request.match_info[name]
-    if not raw.isdigit() or not 0 < int(raw) < 2**31:
+    value = ascii_int(request.match_info[name], 1, MAX_ID)
+    if value is None:
         raise Invalid("Mã số không hợp lệ.", {name: "phải là số nguyên dương"})
-    return int(raw)
+    return value
+
+
+# Dates in query strings and paths ---------------------------------------------------------
+
+
+def _year(raw: str, name: str) -> int:
+    year = int(raw)
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        raise Invalid(
+            "Tham số không hợp lệ.", {name: f"năm phải trong khoảng {MIN_YEAR}–{MAX_YEAR}"}
+        )
+    return year
+
+
+def parse_date(raw: str, name: str) -> date:
+    """Exactly YYYY-MM-DD, a day that exists, in MIN_YEAR..MAX_YEAR; Invalid naming `name`."""
+    match = _DATE.fullmatch(raw)
+    if match is None:
+        raise Invalid("Ngày không hợp lệ.", {name: "phải theo dạng YYYY-MM-DD"})
+    year = _year(match[1], name)
+    try:
+        return date(year, int(match[2]), int(match[3]))
+    except ValueError:
+        raise Invalid("Ngày không hợp lệ.", {name: f"ngày {raw} không tồn tại"}) from None
+
+
+def parse_month(raw: str, name: str) -> date:
+    """Exactly YYYY-MM, as the first day of that month."""
+    match = _MONTH.fullmatch(raw)
+    if match is None:
+        raise Invalid("Tháng không hợp lệ.", {name: "phải theo dạng YYYY-MM"})
+    year, month = _year(match[1], name), int(match[2])
+    if not 1 <= month <= 12:
+        raise Invalid("Tháng không hợp lệ.", {name: "tháng phải từ 01 đến 12"})
+    return date(year, month, 1)
+
+
+def parse_year(raw: str, name: str) -> int:
+    if _YEAR.fullmatch(raw) is None:
+        raise Invalid("Năm không hợp lệ.", {name: "phải là năm bốn chữ số, ví dụ 2026"})
+    return _year(raw, name)
+
+
+def query_date(request: web.Request, name: str) -> date | None:
+    raw = request.query.get(name, "")
+    return parse_date(raw, name) if raw else None
+
+
+def query_month(request: web.Request, name: str) -> date | None:
+    raw = request.query.get(name, "")
+    return parse_month(raw, name) if raw else None
+
+
+def query_year(request: web.Request, name: str) -> int | None:
+    raw = request.query.get(name, "")
+    return parse_year(raw, name) if raw else None
+
+
+def path_date(request: web.Request, name: str = "date") -> date:
+    return parse_date(request.match_info[name], name)

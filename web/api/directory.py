@@ -277,6 +277,6 @@ def setup(app: web.Application) -> None:
     ):
         r.add_get(f"/api/v1/{name}", lst)
         r.add_post(f"/api/v1/{name}", create)
-        r.add_get(f"/api/v1/{name}/{{id:\\d+}}", get)
-        r.add_patch(f"/api/v1/{name}/{{id:\\d+}}", update)
+        r.add_get(f"/api/v1/{name}/{{id:[0-9]+}}", get)
+        r.add_patch(f"/api/v1/{name}/{{id:[0-9]+}}", update)
     r.add_get("/api/v1/audit", list_audit)

@@ -137,5 +137,5 @@ def setup(app: web.Application) -> None:
     r = app.router
     r.add_get("/api/v1/sessions", list_sessions)
     r.add_post("/api/v1/sessions", create_session)
-    r.add_get("/api/v1/sessions/{id:\\d+}", get_session)
-    r.add_patch("/api/v1/sessions/{id:\\d+}", update_session)
+    r.add_get("/api/v1/sessions/{id:[0-9]+}", get_session)
+    r.add_patch("/api/v1/sessions/{id:[0-9]+}", update_session)

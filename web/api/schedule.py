@@ -11,7 +11,7 @@ import hmac
 import json
 import logging
 from collections.abc import AsyncIterator
-from datetime import date, datetime, tzinfo
+from datetime import datetime, tzinfo
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -27,15 +27,25 @@ from sessions import audit, units
 from sessions.access import Perm, Principal
 from sessions.accounts import principal_for
 from sessions.db import transaction
-from sessions.errors import Forbidden, Invalid, NotFound
+from sessions.errors import Forbidden, NotFound
 from sessions.models import Account, CalendarDay, CalendarDayKind, Notification
+from web import inbound
 from web.auth import audit_context
 from web.http import ok, principal, public, requires
 from web.keys import CLOCK, CONFIG, DB
 from web.live import LIVE
 from web.readiness_media import measured
 from web.serialize import iso
-from web.validation import Fields, path_id, read_json
+from web.validation import (
+    MAX_ID,
+    Fields,
+    ascii_int,
+    path_date,
+    path_id,
+    query_month,
+    query_year,
+    read_json,
+)
 
 log = logging.getLogger("tiepdan.scheduling")
 
@@ -276,7 +286,7 @@ async def readiness_stream(request: web.Request) -> web.StreamResponse:
     does not ask for an event stream (Accept) gets the one event and the end of it."""
     p = principal(request)
     feed = request.app[READINESS_FEED]
-    follow = "text/event-stream" in request.headers.get("Accept", "")
+    follow = "text/event-stream" in (inbound.header(request, "Accept") or "")
     wake = feed.listen()
     response = web.StreamResponse(
         headers={
@@ -318,21 +328,11 @@ def _day(row: CalendarDay) -> dict[str, Any]:
     }
 
 
-def _path_date(request: web.Request) -> date:
-    raw = request.match_info["date"]
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise Invalid("Ngày không hợp lệ.", {"date": "phải theo dạng YYYY-MM-DD"}) from None
-
-
 def _year(request: web.Request) -> int:
-    raw = request.query.get("year", "")
-    if not raw:
+    year = query_year(request, "year")
+    if year is None:
         return request.app[CLOCK]().astimezone(scheduling_config(request.app).tz).year
-    if not raw.isdigit() or not 2000 <= int(raw) <= 2100:
-        raise Invalid("Tham số không hợp lệ.", {"year": "phải là năm từ 2000 đến 2100"})
-    return int(raw)
+    return year
 
 
 @requires(Perm.SESSIONS_READ)
@@ -358,7 +358,7 @@ def _require_province_admin(p: Principal) -> None:
 @requires(Perm.UNITS_WRITE)
 async def put_calendar_day(request: web.Request) -> web.StreamResponse:
     _require_province_admin(principal(request))
-    day = _path_date(request)
+    day = path_date(request)
     f = Fields(await read_json(request), CALENDAR_FIELDS)
     kind = f.choice("kind", CalendarDayKind, required=True)
     name = f.text("name", required=True)
@@ -375,7 +375,7 @@ async def put_calendar_day(request: web.Request) -> web.StreamResponse:
 @requires(Perm.UNITS_WRITE)
 async def delete_calendar_day(request: web.Request) -> web.StreamResponse:
     _require_province_admin(principal(request))
-    day = _path_date(request)
+    day = path_date(request)
     async with transaction(request.app[DB]) as db:
         row = await calendar.delete_day(db, day)
         await audit.record(
@@ -403,10 +403,11 @@ def ics_token(secret: str, account: Account) -> str:
 async def _token_account(request: web.Request, token: str) -> Account:
     head, _, _ = token.partition("-")
     gone = NotFound("Liên kết lịch không hợp lệ hoặc đã bị thu hồi.")
-    if not head.isdigit() or len(token) > 100:
+    account_id = ascii_int(head, 1, MAX_ID)
+    if account_id is None or len(token) > 100:
         raise gone
     async with request.app[DB]() as db:
-        account = await db.get(Account, int(head), options=[selectinload(Account.roles)])
+        account = await db.get(Account, account_id, options=[selectinload(Account.roles)])
     secret = request.app[CONFIG].secret_key
     if account is None or not account.active:
         raise gone
@@ -461,14 +462,11 @@ async def calendar_link(request: web.Request) -> web.StreamResponse:
 
 
 def _month(request: web.Request) -> duties.Month:
-    raw = request.query.get("month", "")
-    if not raw:
+    first = query_month(request, "month")
+    if first is None:
         now = request.app[CLOCK]().astimezone(scheduling_config(request.app).tz)
         return duties.Month(now.year, now.month)
-    try:
-        return duties.Month.parse(raw)
-    except ValueError:
-        raise Invalid("Tham số không hợp lệ.", {"month": "phải theo dạng YYYY-MM"}) from None
+    return duties.Month(first.year, first.month)
 
 
 def _duty(d: duties.LeaderDuty) -> dict[str, Any]:
@@ -547,8 +545,8 @@ async def _close_streams(app: web.Application) -> None:
 def setup(app: web.Application) -> None:
     app.on_shutdown.append(_close_streams)
     r = app.router
-    r.add_get("/api/v1/sessions/{id:\\d+}/readiness", session_readiness)
-    r.add_post("/api/v1/endpoints/{id:\\d+}/readiness-checks", submit_check)
+    r.add_get("/api/v1/sessions/{id:[0-9]+}/readiness", session_readiness)
+    r.add_post("/api/v1/endpoints/{id:[0-9]+}/readiness-checks", submit_check)
     r.add_get("/api/v1/calendar-days", list_calendar_days)
     r.add_put("/api/v1/calendar-days/{date}", put_calendar_day)
     r.add_delete("/api/v1/calendar-days/{date}", delete_calendar_day)
@@ -559,4 +557,4 @@ def setup(app: web.Application) -> None:
     r.add_get("/api/v1/readiness/stream", readiness_stream)
     r.add_get("/api/v1/reports/leader-duties", leader_duties)
     r.add_get("/api/v1/notifications", list_notifications)
-    r.add_post("/api/v1/notifications/{id:\\d+}/read", read_notification)
+    r.add_post("/api/v1/notifications/{id:[0-9]+}/read", read_notification)

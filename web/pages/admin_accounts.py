@@ -163,6 +163,6 @@ def setup(app: web.Application) -> None:
     r = app.router
     r.add_get("/admin/accounts", account_list)
     r.add_post("/admin/accounts", account_create)
-    r.add_get("/admin/accounts/{id:\\d+}", account_edit)
-    r.add_post("/admin/accounts/{id:\\d+}", account_update)
-    r.add_post("/admin/accounts/{id:\\d+}/password", account_password)
+    r.add_get("/admin/accounts/{id:[0-9]+}", account_edit)
+    r.add_post("/admin/accounts/{id:[0-9]+}", account_update)
+    r.add_post("/admin/accounts/{id:[0-9]+}/password", account_password)

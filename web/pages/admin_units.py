@@ -197,9 +197,9 @@ def setup(app: web.Application) -> None:
     r = app.router
     r.add_get("/admin/units", unit_list)
     r.add_post("/admin/units", unit_create)
-    r.add_get("/admin/units/{id:\\d+}", unit_edit)
-    r.add_post("/admin/units/{id:\\d+}", unit_update)
+    r.add_get("/admin/units/{id:[0-9]+}", unit_edit)
+    r.add_post("/admin/units/{id:[0-9]+}", unit_update)
     r.add_get("/admin/endpoints", endpoint_list)
     r.add_post("/admin/endpoints", endpoint_create)
-    r.add_get("/admin/endpoints/{id:\\d+}", endpoint_edit)
-    r.add_post("/admin/endpoints/{id:\\d+}", endpoint_update)
+    r.add_get("/admin/endpoints/{id:[0-9]+}", endpoint_edit)
+    r.add_post("/admin/endpoints/{id:[0-9]+}", endpoint_update)

@@ -19,7 +19,7 @@ from web.http import principal, requires
 from web.keys import CLOCK, DB
 from web.pages import lookup
 from web.pages.forms import render
-from web.validation import query_id
+from web.validation import query_date, query_id
 
 
 def _view(request: web.Request) -> calendar_view.View:
@@ -30,13 +30,7 @@ def _view(request: web.Request) -> calendar_view.View:
 
 
 def _date(request: web.Request, today: date) -> date:
-    raw = request.query.get("date", "")
-    if not raw:
-        return today
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise Invalid("Ngày không hợp lệ.", {"date": "phải theo dạng YYYY-MM-DD"}) from None
+    return query_date(request, "date") or today
 
 
 async def _holidays(request: web.Request, days: list[date]) -> dict[date, str]:

@@ -89,5 +89,5 @@ async def citizen_list(request: web.Request) -> web.StreamResponse:
 
 def setup(app: web.Application) -> None:
     app.router.add_get("/cases", case_list)
-    app.router.add_get("/cases/{id:\\d+}", case_detail)
+    app.router.add_get("/cases/{id:[0-9]+}", case_detail)
     app.router.add_get("/citizens", citizen_list)

@@ -18,8 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sessions.db import transaction
 from sessions.errors import Conflict, DomainError, Forbidden, Invalid
 from sessions.paging import Page
+from web import inbound
 from web.http import redirect
 from web.keys import DB
+from web.validation import MAX_ID, ascii_int
 
 E = TypeVar("E", bound=enum.Enum)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -70,10 +72,10 @@ class Form:
             if required:
                 self.errors[name] = "bắt buộc"
             return None
-        if not value.isdigit() or not 0 < int(value) < 2**31:
+        number = ascii_int(value, 1, MAX_ID)
+        if number is None:
             self.errors[name] = "phải là số nguyên dương"
-            return None
-        return int(value)
+        return number
 
     def checkbox(self, name: str) -> bool:
         return bool(self.data.get(name))
@@ -101,7 +103,7 @@ def _as_text(value: object) -> str:
 
 
 async def read_form(request: web.Request) -> Form:
-    posted = await request.post()
+    posted = await inbound.form(request)
     return Form((k, v) for k, v in posted.items() if isinstance(v, str))
 
 

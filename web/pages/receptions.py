@@ -109,4 +109,4 @@ async def session_detail(request: web.Request) -> web.StreamResponse:
 
 def setup(app: web.Application) -> None:
     app.router.add_get("/sessions", session_list)
-    app.router.add_get("/sessions/{id:\\d+}", session_detail)
+    app.router.add_get("/sessions/{id:[0-9]+}", session_detail)

@@ -14,7 +14,7 @@ from aiohttp import web
 from scheduling import notify
 from sessions.access import Perm, Principal
 from sessions.models import Role
-from web import auth
+from web import auth, inbound
 from web.config import Config
 from web.http import principal, public, redirect, requires, safe_next
 from web.keys import CONFIG, CSRF, DB, METRICS, PRINCIPAL
@@ -90,10 +90,12 @@ def setup_filters(env: jinja2.Environment, config: Config) -> None:
     env.filters["compact"] = compact
 
 
-def render_error(request: web.Request, status: int, message: str) -> web.StreamResponse:
-    return aiohttp_jinja2.render_template(
-        "error.html", request, {"status": status, "message": message}, status=status
-    )
+def render_error(
+    request: web.Request, status: int, message: str, fields: dict[str, str] | None = None
+) -> web.StreamResponse:
+    """The error page: the message, and the bad inputs by name as the API's `fields`."""
+    data = {"status": status, "message": message, "fields": fields or {}}
+    return aiohttp_jinja2.render_template("error.html", request, data, status=status)
 
 
 @public
@@ -127,11 +129,11 @@ def _login_page(
 
 @public
 async def login_submit(request: web.Request) -> web.StreamResponse:
-    form = await request.post()
+    form = await inbound.form(request)
     nxt = str(form.get("next", "/"))
     username = str(form.get("username", ""))[:64]
     password = str(form.get("password", ""))[:1024]
-    cookie = request.cookies.get(auth.PRELOGIN_COOKIE, "")
+    cookie = inbound.cookie(request, auth.PRELOGIN_COOKIE) or ""
     if not cookie or cookie != str(form.get("prelogin", "")):
         return _login_page(
             request, "Phiên đăng nhập đã hết hạn, vui lòng thử lại.", nxt, 400, username
