@@ -54,8 +54,8 @@ async def is_cleared(db: AsyncSession, p: Principal, case_id: int) -> bool:
 @dataclass(frozen=True, slots=True)
 class CitizenView:
     citizen: Citizen
-    withheld: bool = False  # kept for the serializers: a listed citizen is never withheld
-    # Party to a protected case: shown only to cleared accounts, and each view is audited.
+    withheld: bool = False  # protected: the caller may reveal it, with a reason
+    # Party to a protected case: shown only to cleared accounts on asking, each view audited.
     protected: bool = False
 
 
@@ -70,9 +70,11 @@ async def list_citizens(db: AsyncSession, ctx: AuditContext, req: PageRequest) -
         key = search_key(req.q)
         stmt = stmt.where(or_(contains(Citizen.name_key, key), Citizen.id_number == req.q.strip()))
     page = await paginate(db, stmt, req)
+    # A protected citizen the caller may see is listed withheld: it is revealed on asking.
     decision = await identity.disclose(db, ctx, [c.id for c in page.items], surface="citizen-list")
+    hidden = decision.revealable
     return Page(
-        [CitizenView(c, False, c.id in decision.protected) for c in page.items],
+        [CitizenView(c, c.id in hidden, c.id in hidden) for c in page.items],
         page.total,
         page.page,
         page.per_page,
@@ -98,10 +100,15 @@ async def citizen_row(db: AsyncSession, p: Principal, citizen_id: int) -> Citize
     return row
 
 
-async def get_citizen(db: AsyncSession, ctx: AuditContext, citizen_id: int) -> CitizenView:
+async def get_citizen(
+    db: AsyncSession, ctx: AuditContext, citizen_id: int, reveal: str | None = None
+) -> CitizenView:
     row = await citizen_row(db, _who(ctx), citizen_id)
-    decision = await identity.disclose(db, ctx, [row.id], surface="citizen")
-    return CitizenView(row, False, row.id in decision.protected)
+    decision = await identity.disclose(db, ctx, [row.id], surface="citizen", reveal=reveal)
+    if reveal is not None and not decision.protected:
+        raise Invalid("Công dân này không có danh tính được bảo mật.", {"reason": "không cần"})
+    withheld = row.id in decision.revealable
+    return CitizenView(row, withheld, withheld or row.id in decision.protected)
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,8 +171,9 @@ async def update_citizen(
 @dataclass(frozen=True, slots=True)
 class PartyView:
     citizen: Citizen | None  # None when withheld
-    citizen_id: int | None  # None when withheld: even the id links records
+    citizen_id: int | None  # None when withheld and not revealable: even the id links records
     role: CitizenRole
+    revealable: bool = False  # withheld, but the caller may reveal it by asking
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,10 +182,15 @@ class CaseView:
     protected: bool
     cleared: bool
     parties: list[PartyView]
+    revealed: bool = False  # protected identities shown in this answer (audited)
 
     @property
     def identity_withheld(self) -> bool:
-        return self.protected and not self.cleared
+        return any(x.citizen is None for x in self.parties) or (self.protected and not self.cleared)
+
+    @property
+    def revealable(self) -> bool:
+        return any(x.revealable for x in self.parties)
 
 
 def _case_scope(p: Principal) -> Any:
@@ -215,9 +228,13 @@ async def get_case_row(db: AsyncSession, p: Principal, case_id: int) -> CaseFile
     return row
 
 
-async def get_case(db: AsyncSession, ctx: AuditContext, case_id: int) -> CaseView:
+async def get_case(
+    db: AsyncSession, ctx: AuditContext, case_id: int, reveal: str | None = None
+) -> CaseView:
     """The case as the account of `ctx` may see it: each party shown or withheld by
-    `sessions.identity` in the context of this case (a shown protected party is audited)."""
+    `sessions.identity` in the context of this case. A protected party is withheld on
+    arrival even from a cleared account, which reveals it by asking with a reason (`reveal`:
+    then audited)."""
     p = _who(ctx)
     case = await get_case_row(db, p, case_id)
     protected = identity.is_protected_case(case)
@@ -227,17 +244,30 @@ async def get_case(db: AsyncSession, ctx: AuditContext, case_id: int) -> CaseVie
             select(CaseParty).where(CaseParty.case_id == case.id).order_by(CaseParty.citizen_id)
         )
     )
-    shown = await identity.identities(
-        db, ctx, [x.citizen_id for x in parties], surface="case", case_id=case.id
+    decision = await identity.disclose(
+        db, ctx, [x.citizen_id for x in parties], surface="case", case_id=case.id, reveal=reveal
     )
+    if reveal is not None and not decision.protected:
+        raise Forbidden(
+            "Hồ sơ không có danh tính được bảo mật mà tài khoản của bạn được phép xem.",
+            {"reason": "không có gì để xem thêm"},
+        )
+    rows = {
+        c.id: c for c in await db.scalars(select(Citizen).where(Citizen.id.in_(decision.shown)))
+    }
     views = [
-        PartyView(c, c.id, x.role)
-        if (c := shown.get(x.citizen_id)) is not None
-        # Even the id of a withheld party links records: it is not given.
-        else PartyView(None, None, x.role)
+        PartyView(rows[x.citizen_id], x.citizen_id, x.role, False)
+        if x.citizen_id in rows
+        # A revealable party's id is the caller's to know; a withheld one's links records.
+        else PartyView(
+            None,
+            x.citizen_id if x.citizen_id in decision.revealable else None,
+            x.role,
+            x.citizen_id in decision.revealable,
+        )
         for x in parties
     ]
-    return CaseView(case, protected, cleared, views)
+    return CaseView(case, protected, cleared, views, revealed=bool(decision.protected))
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,9 +11,10 @@ Denunciation 2018, art. 9 and 56). The protection follows the person, not the pa
 - an audience of more than one account (a room, a broadcast) has no clearance: withheld;
 - an account that may not see a protected citizen may not refer to them either: their id is
   unknown to it, as another unit's data is (`referable`, `hidden_from`);
-- every time a protected identity is shown, one `identity.view` audit record is written per
-  citizen and request (`disclose`). There is no way to learn a protected identity from this
-  module without that record.
+- even to a cleared account a protected identity is not shown on arrival: it is withheld and
+  *revealable*; the account reveals it by asking, with a reason (`disclose(reveal=...)`), and
+  each reveal writes one `identity.view` audit record per citizen and request, the reason in
+  it. There is no way to learn a protected identity from this module without that record.
 
 Nothing else in the code decides this: pages, API, room messages, exports and recordings ask
 here.
@@ -30,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sessions import audit
 from sessions.access import Principal
+from sessions.errors import Invalid
 from sessions.models import (
     AgendaCitizen,
     AgendaItem,
@@ -40,6 +42,7 @@ from sessions.models import (
     CaseParty,
     Citizen,
 )
+from sessions.text import nfc
 
 # A petition with several kinds of content may carry a denunciation, so it is protected too:
 # over-protecting costs a clearance; under-protecting discloses a secret.
@@ -74,14 +77,29 @@ def hidden_from(p: Principal | None) -> Select[Any]:
 
 @dataclass(frozen=True, slots=True)
 class Disclosure:
-    """The decision for some citizens: which may be shown, and which of those are protected
-    (each such view is audited)."""
+    """The decision for some citizens: which are shown; which of those are protected (each
+    such view is audited); which are withheld but the account may reveal by asking."""
 
     shown: frozenset[int]
     protected: frozenset[int]
+    revealable: frozenset[int] = frozenset()
 
     def visible(self, citizen_id: int) -> bool:
         return citizen_id in self.shown
+
+
+REASON_MIN, REASON_MAX = 5, 500
+
+
+def check_reason(reason: str) -> str:
+    """Why a protected identity is revealed: said in words, kept in the audit record."""
+    reason = nfc(reason).strip()
+    if not REASON_MIN <= len(reason) <= REASON_MAX:
+        raise Invalid(
+            "Hãy nêu lý do xem danh tính được bảo mật.",
+            {"reason": f"từ {REASON_MIN} đến {REASON_MAX} ký tự"},
+        )
+    return reason
 
 
 async def _decide(
@@ -130,14 +148,18 @@ async def disclose(
     *,
     surface: str,
     case_id: int | None = None,
+    reveal: str | None = None,
 ) -> Disclosure:
-    """Decide for the account of `ctx` (None: an audience of several, such as a room) and
-    audit each protected identity it will be shown, once per citizen and request. The caller
-    must commit `db` (a read-only surface opens a transaction for it)."""
+    """Decide for the account of `ctx` (None: an audience of several, such as a room). A
+    protected identity the account may see is shown only when it reveals it (`reveal`: its
+    reason, checked by `check_reason`), and then audited once per citizen and request; the
+    caller must commit `db`. Without `reveal` it is withheld and listed as revealable."""
     p = ctx.principal if ctx is not None else None
     decision = await _decide(db, p, citizen_ids, case_id)
-    if ctx is not None and decision.protected:
-        await _audit(db, ctx, decision.protected, surface, case_id)
+    if reveal is None or ctx is None:
+        return Disclosure(decision.shown - decision.protected, frozenset(), decision.protected)
+    if decision.protected:
+        await _audit(db, ctx, decision.protected, surface, case_id, check_reason(reveal))
     return decision
 
 
@@ -147,6 +169,7 @@ async def _audit(
     citizen_ids: frozenset[int],
     surface: str,
     case_id: int | None,
+    reason: str,
 ) -> None:
     done: set[str] = set()
     if ctx.request_id:  # one record per citizen and request, however many parts show it
@@ -161,7 +184,7 @@ async def _audit(
         )
     rows = await db.execute(select(Citizen.id, Citizen.unit_id).where(Citizen.id.in_(citizen_ids)))
     units = {cid: unit for cid, unit in rows}
-    detail: dict[str, object] = {"surface": surface}
+    detail: dict[str, object] = {"surface": surface, "reason": reason}
     if case_id is not None:
         detail["case_id"] = case_id
     for cid in sorted(citizen_ids):
@@ -176,10 +199,11 @@ async def identities(
     *,
     surface: str,
     case_id: int | None = None,
+    reveal: str | None = None,
 ) -> dict[int, Citizen | None]:
     """The citizens by id, as the account of `ctx` may see them: None when withheld."""
     ids = list(dict.fromkeys(citizen_ids))
-    decision = await disclose(db, ctx, ids, surface=surface, case_id=case_id)
+    decision = await disclose(db, ctx, ids, surface=surface, case_id=case_id, reveal=reveal)
     rows = {
         c.id: c for c in await db.scalars(select(Citizen).where(Citizen.id.in_(decision.shown)))
     }

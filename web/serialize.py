@@ -6,7 +6,7 @@ from datetime import datetime, tzinfo
 from typing import Any
 
 from sessions.access import WITHHELD
-from sessions.cases import CaseView, CitizenView
+from sessions.cases import CaseView, CitizenView, PartyView
 from sessions.models import (
     Account,
     AuditRecord,
@@ -74,10 +74,11 @@ def account(a: Account, tz: tzinfo) -> dict[str, Any]:
 
 def citizen(v: CitizenView, tz: tzinfo) -> dict[str, Any]:
     c = v.citizen
-    if v.withheld:
+    if v.withheld:  # listed only to accounts that may reveal it (POST .../reveal)
         return {
             "id": c.id,
             "identity_withheld": True,
+            "identity_revealable": True,
             "full_name": WITHHELD,
             "id_number": None,
             "address": None,
@@ -112,29 +113,29 @@ def case_summary(c: CaseFile, tz: tzinfo) -> dict[str, Any]:
     }
 
 
+def _party(p: PartyView) -> dict[str, Any]:
+    if p.citizen is None:
+        out: dict[str, Any] = {"withheld": True, "full_name": WITHHELD, "role": p.role.value}
+        if p.revealable:  # cleared: the id is theirs to know, the identity shown on asking
+            out |= {"revealable": True, "citizen_id": p.citizen_id}
+        return out
+    return {
+        "withheld": False,
+        "citizen_id": p.citizen_id,
+        "role": p.role.value,
+        "full_name": p.citizen.full_name,
+        "id_number": p.citizen.id_number,
+        "address": p.citizen.address,
+    }
+
+
 def case(v: CaseView, tz: tzinfo) -> dict[str, Any]:
     out = case_summary(v.case, tz)
     out["summary"] = v.case.summary
     out["identity_protected"] = v.protected
     out["identity_withheld"] = v.identity_withheld
-    if v.identity_withheld:
-        out["parties"] = [
-            {"withheld": True, "full_name": WITHHELD, "role": p.role.value} for p in v.parties
-        ]
-    else:
-        out["parties"] = [
-            {
-                "withheld": False,
-                "citizen_id": p.citizen_id,
-                "role": p.role.value,
-                "full_name": p.citizen.full_name,
-                "id_number": p.citizen.id_number,
-                "address": p.citizen.address,
-            }
-            if p.citizen is not None
-            else {"withheld": True, "full_name": WITHHELD, "role": p.role.value}
-            for p in v.parties
-        ]
+    out["identity_revealable"] = v.revealable
+    out["parties"] = [_party(p) for p in v.parties]
     return out
 
 

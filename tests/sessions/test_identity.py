@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sessions import accounts, identity
 from sessions.access import Principal
 from sessions.audit import AuditContext
+from sessions.errors import Invalid
 from sessions.models import (
     Account,
     AgendaCitizen,
@@ -90,8 +91,15 @@ async def test_protection_follows_the_person_and_the_context(db: AsyncSession) -
     people = [w["both"], w["plain"]]
 
     async def shown(p: Principal | None, case_id: int | None) -> frozenset[int]:
+        """Who the account sees when it asks (reveals); on arrival nobody protected."""
         ctx = AuditContext(p) if p is not None else None
-        return (await identity.disclose(db, ctx, people, surface="t", case_id=case_id)).shown
+        arrival = await identity.disclose(db, ctx, people, surface="t", case_id=case_id)
+        asked = await identity.disclose(
+            db, ctx, people, surface="t", case_id=case_id, reveal="Lý do kiểm thử"
+        )
+        assert arrival.shown == asked.shown - asked.protected
+        assert arrival.revealable == asked.protected
+        return asked.shown
 
     # Protected nowhere: shown to everyone, even a room.
     for p in (officer, archivist, None):
@@ -129,9 +137,20 @@ async def test_each_shown_protected_identity_is_audited_once_per_request(
         n = await db.scalar(select(func.count()).where(AuditRecord.action == identity.VIEW_ACTION))
         return int(n or 0)
 
-    # Shown in D1's context, twice in one request (a page with two parts): one record.
+    # On arrival nothing protected is shown, so nothing is audited.
+    arrival = await identity.disclose(db, ctx, [w["both"]], surface="t", case_id=w["d1"])
+    assert arrival.shown == frozenset() and arrival.revealable == {w["both"]}
+    assert await views() == 0
+    # A reveal needs a reason in words.
+    with pytest.raises(Invalid) as refused:
+        await identity.disclose(db, ctx, [w["both"]], surface="t", case_id=w["d1"], reveal=" ")
+    assert "reason" in refused.value.fields
+    assert await views() == 0
+    # Revealed in D1's context, twice in one request (a page with two parts): one record.
     for _ in range(2):
-        await identity.disclose(db, ctx, [w["both"], w["plain"]], surface="t", case_id=w["d1"])
+        await identity.disclose(
+            db, ctx, [w["both"], w["plain"]], surface="t", case_id=w["d1"], reveal="Xác minh"
+        )
     assert await views() == 1
     row = await db.scalar(select(AuditRecord).where(AuditRecord.action == identity.VIEW_ACTION))
     assert row is not None
@@ -140,15 +159,21 @@ async def test_each_shown_protected_identity_is_audited_once_per_request(
         str(w["both"]),
         officer.account_id,
     )
-    assert row.detail == {"surface": "t", "case_id": w["d1"]}
+    assert row.detail == {"surface": "t", "case_id": w["d1"], "reason": "Xác minh"}
     # Another request is another view.
     await identity.disclose(
-        db, AuditContext(officer, "", "req-2"), [w["both"]], surface="t", case_id=w["d1"]
+        db,
+        AuditContext(officer, "", "req-2"),
+        [w["both"]],
+        surface="t",
+        case_id=w["d1"],
+        reveal="Xác minh lại",
     )
     assert await views() == 2
-    # Withheld, or not protected: nothing to audit.
-    await identity.disclose(db, AuditContext(officer, "", "req-3"), [w["both"]], surface="t")
-    await identity.disclose(db, AuditContext(officer, "", "req-4"), [w["plain"]], surface="t")
+    # Withheld even when asked (no context it is cleared for), or not protected: no record.
+    for rid, who in (("req-3", w["both"]), ("req-4", w["plain"])):
+        ctx = AuditContext(officer, "", rid)
+        await identity.disclose(db, ctx, [who], surface="t", reveal="Xác minh")
     assert await views() == 2
 
 

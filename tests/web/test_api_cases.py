@@ -10,7 +10,7 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
 from sessions.access import WITHHELD
-from sessions.models import AuditRecord, CaseFile, Citizen, Endpoint
+from sessions.models import AgendaCitizen, AgendaItem, AuditRecord, CaseFile, Citizen, Endpoint
 from tests.support import FakeClock
 from tests.web.conftest import Caller, Login, Reply, count_rows, last_audit_id
 from web.keys import DB
@@ -101,16 +101,37 @@ async def test_uncleared_accounts_see_the_identity_withheld(
     assert await _identity_views(client, before) == []
 
 
-async def test_cleared_accounts_see_it_and_each_view_is_audited(
+async def test_cleared_accounts_reveal_it_with_a_reason_and_each_reveal_is_audited(
     client: TestClient[Any, Any], as_user: Login
 ) -> None:
     case_id, citizen_id, _ = await _seeded(client)
     for username in ("officer", "chair"):
         caller = await as_user(username)
         before = await last_audit_id(client)
-        for _ in range(2):
-            reply = await caller.get(f"/api/v1/cases/{case_id}")
-            assert reply.status == 200
+        # Not shown on arrival, even to the cleared: withheld, and revealable.
+        arrival = await caller.get(f"/api/v1/cases/{case_id}")
+        _assert_nothing_reveals(arrival)
+        assert arrival.body["identity_withheld"] is True
+        assert arrival.body["identity_revealable"] is True
+        assert arrival.body["parties"][0] == {
+            "withheld": True,
+            "revealable": True,
+            "citizen_id": citizen_id,
+            "full_name": WITHHELD,
+            "role": "petitioner",
+        }
+        assert await _identity_views(client, before) == []
+        # A reveal needs a reason; the refusal names the field and records nothing.
+        for body in ({}, {"reason": "  "}, {"reason": "x" * 501}):
+            refused = await caller.post(f"/api/v1/cases/{case_id}/reveal", body)
+            assert refused.status == 422 and "reason" in refused.error_fields, refused.body
+            assert NAME not in refused.text
+        assert await _identity_views(client, before) == []
+        for _ in range(2):  # each reveal is one view, audited once, with its reason
+            reply = await caller.post(
+                f"/api/v1/cases/{case_id}/reveal", {"reason": "Chuẩn bị buổi tiếp ngày 3/12"}
+            )
+            assert reply.status == 200, reply.body
             assert reply.body["identity_withheld"] is False
             [party] = reply.body["parties"]
             assert (party["full_name"], party["id_number"], party["citizen_id"]) == (
@@ -122,17 +143,38 @@ async def test_cleared_accounts_see_it_and_each_view_is_audited(
         assert [(v.actor_username, v.object_type, v.object_id) for v in views] == [
             (username, "citizen", str(citizen_id))
         ] * 2
-        assert all(v.detail == {"surface": "case", "case_id": case_id} for v in views)
+        assert all(
+            v.detail
+            == {"surface": "case", "case_id": case_id, "reason": "Chuẩn bị buổi tiếp ngày 3/12"}
+            for v in views
+        )
         if username == "officer":  # the chair has no citizen records to read
             before = await last_audit_id(client)
             alone = await caller.get(f"/api/v1/citizens/{citizen_id}")
-            assert alone.body["full_name"] == NAME
+            assert alone.body["identity_withheld"] is True and NAME not in alone.text
             found = await caller.get("/api/v1/citizens?q=vu duc cuong")
             assert [c["id"] for c in found.body["items"]] == [citizen_id]
+            assert NAME not in found.text
+            shown = await caller.post(
+                f"/api/v1/citizens/{citizen_id}/reveal", {"reason": "Đối chiếu giấy tờ"}
+            )
+            assert shown.status == 200 and shown.body["full_name"] == NAME
             views = await _identity_views(client, before)
-            assert [(v.object_type, v.object_id) for v in views] == [
-                ("citizen", str(citizen_id))
-            ] * 2
+            assert [(v.object_type, v.object_id, v.detail["reason"]) for v in views] == [
+                ("citizen", str(citizen_id), "Đối chiếu giấy tờ")
+            ]
+    # An account not cleared cannot reveal: nothing shown, nothing recorded as shown.
+    archivist = await as_user("archivist")
+    before = await last_audit_id(client)
+    reply = await archivist.post(f"/api/v1/cases/{case_id}/reveal", {"reason": "Tò mò xem"})
+    assert reply.status == 403 and NAME not in reply.text
+    reply = await archivist.post(f"/api/v1/citizens/{citizen_id}/reveal", {"reason": "Tò mò"})
+    assert reply.status == 404 and NAME not in reply.text
+    assert await _identity_views(client, before) == []
+
+
+async def _revealed(caller: Caller, case_id: int) -> Reply:
+    return await caller.post(f"/api/v1/cases/{case_id}/reveal", {"reason": "Kiểm tra hồ sơ"})
 
 
 async def test_clearance_grant_rules(client: TestClient[Any, Any], as_user: Login) -> None:
@@ -159,7 +201,7 @@ async def test_clearance_grant_rules(client: TestClient[Any, Any], as_user: Logi
 
     reply = await officer.post(url, {"account_id": ids["officer2"]})
     assert reply.status == 201, reply.body
-    reply = await officer2.get(f"/api/v1/cases/{case_id}")
+    reply = await _revealed(officer2, case_id)
     assert reply.body["identity_withheld"] is False
     assert reply.body["parties"][0]["full_name"] == NAME
     async with client.app[DB]() as db:
@@ -189,7 +231,9 @@ async def test_whoever_records_a_denunciation_is_cleared(
         },
     )
     assert reply.status == 201, reply.body
-    assert reply.body["parties"][0]["full_name"] == "Đặng Văn Tố"
+    assert reply.body["identity_revealable"] is True
+    revealed = await _revealed(officer2, reply.body["id"])
+    assert revealed.body["parties"][0]["full_name"] == "Đặng Văn Tố"
     seen = await archivist.get(f"/api/v1/cases/{reply.body['id']}")
     assert seen.body["identity_withheld"] is True
     assert "Đặng Văn Tố" not in seen.text and "036099001122" not in seen.text
@@ -257,9 +301,9 @@ async def test_making_a_case_a_denunciation_protects_it(
     assert (await archivist.get(f"/api/v1/cases/{ordinary}")).body["identity_withheld"] is False
     reply = await officer.patch(f"/api/v1/cases/{ordinary}", {"kind": "mixed"})
     assert reply.status == 200, reply.body
-    # The officer who reclassified it handles it, so still sees the person.
-    assert reply.body["identity_withheld"] is False
-    assert reply.body["parties"][0]["full_name"] == "Nguyễn Văn An"
+    # The officer who reclassified it handles it, so may reveal the person.
+    assert reply.body["identity_revealable"] is True
+    assert (await _revealed(officer, ordinary)).body["parties"][0]["full_name"] == "Nguyễn Văn An"
     seen = await archivist.get(f"/api/v1/cases/{ordinary}")
     assert seen.body["identity_withheld"] is True and "Nguyễn Văn An" not in seen.text
 
@@ -303,17 +347,15 @@ async def test_a_denouncer_on_an_ordinary_agenda_stays_withheld(
         page = await caller.get(f"/sessions/{w['sid']}")
         assert page.status == 200 and "Đã ẩn" in page.text
         assert not any(x in page.text for x in SECRETS)
-    # The officer cleared for the denunciation sees the name here too, and it is audited.
+    # Even the officer cleared for the denunciation sees it withheld here (it reveals the
+    # identity on the case's page, with a reason): nothing shown, nothing audited.
     officer = await as_user("officer")
     before = await last_audit_id(client)
     reply = await officer.get(f"/api/v1/sessions/{w['sid']}")
-    assert reply.body["agenda"][0]["citizen_ids"] == [w["citizen"]]
-    assert NAME in (await officer.get(f"/sessions/{w['sid']}")).text
-    views = await _identity_views(client, before)
-    assert [(v.object_id, v.detail["surface"]) for v in views] == [
-        (str(w["citizen"]), "api-session"),
-        (str(w["citizen"]), "session-page"),
-    ]
+    _assert_nothing_reveals(reply)
+    assert reply.body["agenda"][0]["identity_withheld"] is True
+    assert NAME not in (await officer.get(f"/sessions/{w['sid']}")).text
+    assert await _identity_views(client, before) == []
 
 
 async def test_an_uncleared_editor_keeps_the_citizens_it_cannot_see(
@@ -328,9 +370,15 @@ async def test_an_uncleared_editor_keeps_the_citizens_it_cannot_see(
     assert reply.status == 200, reply.body
     _assert_nothing_reveals(reply)
     assert reply.body["agenda"][0]["identity_withheld"] is True
-    seen = await (await as_user("officer")).get(f"/api/v1/sessions/{w['sid']}")
-    assert seen.body["agenda"][0]["citizen_ids"] == [w["citizen"]]
-    assert seen.body["agenda"][0]["notes"] == "Sửa ghi chú"
+    async with client.app[DB]() as db:
+        item = await db.scalar(select(AgendaItem).where(AgendaItem.session_id == w["sid"]))
+        assert item is not None and item.notes == "Sửa ghi chú"
+        heard = set(
+            await db.scalars(
+                select(AgendaCitizen.citizen_id).where(AgendaCitizen.agenda_item_id == item.id)
+            )
+        )
+    assert heard == {w["citizen"]}
     # Nor can it take the withheld citizen off the ordinary case.
     reply = await officer2.patch(f"/api/v1/cases/{w['case']}", {"parties": []})
     assert reply.status == 403 and "parties" in reply.error_fields

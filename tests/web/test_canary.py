@@ -574,20 +574,36 @@ async def test_canary_never_reaches_an_uncleared_account(
         pytest.fail(_report(crawl), pytrace=False)
 
 
-async def test_every_view_by_a_cleared_account_is_audited(
+async def test_a_cleared_account_sees_it_only_on_asking_and_each_reveal_is_audited(
     client: TestClient[Any, Any], seeded: Seeded, as_user: Login
 ) -> None:
-    """The cleared officer sees the canary where it is entitled to; every such answer wrote
-    an identity.view record under the request's id (no surface shows it unaudited)."""
+    """The cleared officer: no page or API answer shows the canary on arrival; every reveal
+    route (a POST ending in /reveal, read from the router) shows it when asked with a reason,
+    and each answer that does wrote an identity.view record under its request id."""
     me = await as_user(CLEARED)
-    crawl = Crawl()
-    await crawl_http(client, me, seeded, crawl, write=False)
-    assert crawl.shown, "the cleared account should see the canary somewhere"
+    arrival = Crawl()
+    await crawl_http(client, me, seeded, arrival, write=False)
+    if arrival.leaks:
+        pytest.fail("shown on arrival to a cleared account:\n" + _report(arrival), pytrace=False)
+    asked = Crawl()
+    ids = await _ids(client)
+    reveals = [p for m, p, _ in app_routes(client.app) if m == "POST" and p.endswith("/reveal")]
+    assert reveals, "no reveal route: how does a cleared account ever see an identity?"
+    reason = "Chuẩn bị buổi tiếp (kiểm thử)"
+    for path in reveals:
+        for url in expand(path, ids, {}):
+            if path.startswith("/api/"):
+                reply = await me.call("POST", url, {"reason": reason})
+            else:
+                reply = await me.call("POST", url, data={"csrf_token": me.csrf, "reason": reason})
+            asked.requests += 1
+            rid = reply.headers.get("X-Request-ID", "")
+            asked.check(f"{me.username} POST {url} → {reply.status}", reply.text, rid)
+    assert asked.shown, "revealing should show the canary somewhere"
     async with client.app[DB]() as db:
-        audited = set(
-            await db.scalars(
-                select(AuditRecord.request_id).where(AuditRecord.action == "identity.view")
-            )
+        records = list(
+            await db.scalars(select(AuditRecord).where(AuditRecord.action == "identity.view"))
         )
-    unaudited = sorted({where for where, rid in crawl.shown if rid not in audited})
+    audited = {r.request_id for r in records if r.detail.get("reason") == reason}
+    unaudited = sorted({where for where, rid in asked.shown if rid not in audited})
     assert not unaudited, "shown without an identity.view record:\n" + "\n".join(unaudited)

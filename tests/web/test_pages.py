@@ -191,9 +191,10 @@ async def test_session_agenda_withholds_the_denouncer(client: Client) -> None:
     assert "HS-MAU-003" in body and "Đã ẩn" in body
     assert DENOUNCER not in body
     assert 'href="/cases/3"' not in body  # focal staff cannot open case files
+    # The chair, cleared, sees it withheld here too (revealed on the case page, with a reason).
     await login(client, "chair")
     body = await text_of(client, "/sessions/1")
-    assert DENOUNCER in body and 'href="/cases/3"' in body
+    assert DENOUNCER not in body and "Đã ẩn" in body and 'href="/cases/3"' in body
 
 
 # Cases and citizens -------------------------------------------------------------------------
@@ -219,12 +220,26 @@ async def test_case_detail_withheld_for_uncleared(client: Client, config: Config
     assert await audit_count(config, "identity.view") == 0
 
 
-async def test_case_detail_cleared_view_is_audited(client: Client, config: Config) -> None:
-    await login(client, "chair")
+async def test_case_detail_cleared_view_is_revealed_on_asking(
+    client: Client, config: Config
+) -> None:
+    """Not on arrival: the cleared chair sees it withheld and "Xem danh tính"; revealing
+    asks why, shows the identity in that answer only, and writes one record."""
+    csrf = await login(client, "chair")
     body = await text_of(client, "/cases/3")
-    assert DENOUNCER in body and DENOUNCER_ID_NUMBER in body
+    assert DENOUNCER not in body and DENOUNCER_ID_NUMBER not in body
+    assert "Xem danh tính" in body and 'action="/cases/3/reveal"' in body
+    assert await audit_count(config, "identity.view") == 0
+    status, _, body = await post_form(client, "/cases/3/reveal", [("reason", "")], csrf)
+    assert status == 422 and 'id="err-reason"' in body and DENOUNCER not in body
+    assert await audit_count(config, "identity.view") == 0
+    status, _, body = await post_form(
+        client, "/cases/3/reveal", [("reason", "Chuẩn bị phiên tiếp")], csrf
+    )
+    assert status == 200 and DENOUNCER in body and DENOUNCER_ID_NUMBER in body
     assert "đã được ghi vào nhật ký" in body
     assert await audit_count(config, "identity.view") == 1
+    assert DENOUNCER not in await text_of(client, "/cases/3")  # a reload hides it again
     await text_of(client, "/cases/1")  # not protected: no identity.view
     assert await audit_count(config, "identity.view") == 1
 
@@ -239,8 +254,10 @@ async def test_citizens_masked_and_searchable(client: Client) -> None:
     body = await text_of(client, "/citizens?q=nguyen+van+an")
     assert "Nguyễn Văn An" in body and "Tổng số: 1" in body
     assert "Tổng số: 0" in await text_of(client, "/citizens?q=vu+duc+cuong")
+    # The cleared officer finds the row, withheld (revealed on the case page).
     await login(client, "officer")
-    assert DENOUNCER in await text_of(client, "/citizens")
+    body = await text_of(client, "/citizens")
+    assert DENOUNCER not in body and "Tổng số: 3" in body and "Đã ẩn" in body
 
 
 # Admin forms --------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from sessions import audit, cases
+from sessions import audit, cases, identity
 from sessions.access import Perm
 from sessions.db import transaction
 from sessions.models import CaseKind, CaseStatus, CitizenRole, SubjectArea
@@ -88,10 +88,37 @@ async def list_cases(request: web.Request) -> web.StreamResponse:
     return ok(serialize.page(result, [serialize.case_summary(c, tz) for c in result.items]))
 
 
-async def view_case(request: web.Request, case_id: int) -> cases.CaseView:
-    """The case as the caller may see it; a shown protected identity is audited."""
+async def view_case(
+    request: web.Request, case_id: int, reveal: str | None = None
+) -> cases.CaseView:
+    """The case as the caller may see it; a protected identity is shown only when revealed
+    (`reveal`: the reason), and then audited."""
     async with transaction(request.app[DB]) as db:
-        return await cases.get_case(db, audit_context(request), case_id)
+        return await cases.get_case(db, audit_context(request), case_id, reveal)
+
+
+async def _reason(request: web.Request) -> str:
+    f = Fields(await read_json(request), {"reason"})
+    reason = f.text("reason", required=True, max_len=identity.REASON_MAX)
+    f.done()
+    assert reason is not None
+    return identity.check_reason(reason)
+
+
+@requires(Perm.CASES_READ)
+async def reveal_case(request: web.Request) -> web.StreamResponse:
+    """A cleared account asks to see the protected identities of a case, saying why: one
+    identity.view record per citizen, with the reason."""
+    view = await view_case(request, path_id(request), await _reason(request))
+    return ok(serialize.case(view, request.app[CONFIG].tz))
+
+
+@requires(Perm.CITIZENS_READ)
+async def reveal_citizen(request: web.Request) -> web.StreamResponse:
+    reason = await _reason(request)
+    async with transaction(request.app[DB]) as db:
+        view = await cases.get_citizen(db, audit_context(request), path_id(request), reason)
+    return ok(serialize.citizen(view, request.app[CONFIG].tz))
 
 
 @requires(Perm.CASES_READ)
@@ -188,3 +215,5 @@ def setup(app: web.Application) -> None:
         r.add_get(f"/api/v1/{name}/{{id:[0-9]+}}", get)
         r.add_patch(f"/api/v1/{name}/{{id:[0-9]+}}", update)
     r.add_post("/api/v1/cases/{id:[0-9]+}/clearances", grant_clearance)
+    r.add_post("/api/v1/cases/{id:[0-9]+}/reveal", reveal_case)
+    r.add_post("/api/v1/citizens/{id:[0-9]+}/reveal", reveal_citizen)

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from sessions import cases
+from sessions import cases, identity
 from sessions.access import WITHHELD, Perm
 from sessions.db import transaction
+from sessions.errors import Invalid
 from sessions.models import CaseKind, CaseStatus
 from web.api.cases import view_case
 from web.auth import audit_context
@@ -17,7 +18,7 @@ from web.exports import export_views
 from web.http import principal, requires
 from web.keys import DB
 from web.pages import lookup
-from web.pages.forms import pager, render
+from web.pages.forms import Form, pager, read_form, render
 from web.pages.labels import CASE_KINDS, CASE_STATUSES
 from web.recordings import case_attachment_views
 from web.validation import page_request, path_id, query_choice
@@ -49,7 +50,27 @@ async def case_list(request: web.Request) -> web.StreamResponse:
 
 @requires(Perm.CASES_READ)
 async def case_detail(request: web.Request) -> web.StreamResponse:
-    view = await view_case(request, path_id(request))
+    return await _case_page(request, await view_case(request, path_id(request)))
+
+
+@requires(Perm.CASES_READ)
+async def reveal_identity(request: web.Request) -> web.StreamResponse:
+    """ "Xem danh tính": the answer to this post shows the identities once (a reload asks
+    again); each reveal is audited with its reason. No redirect: a GET must never show them."""
+    form = await read_form(request)
+    reason = form.text("reason", required=True, max_len=identity.REASON_MAX) or ""
+    case_id = path_id(request)
+    if not form.errors:
+        try:
+            return await _case_page(request, await view_case(request, case_id, reason))
+        except Invalid as exc:
+            form.errors.update(exc.fields)
+    return await _case_page(request, await view_case(request, case_id), form, 422)
+
+
+async def _case_page(
+    request: web.Request, view: cases.CaseView, form: Form | None = None, status: int = 200
+) -> web.StreamResponse:
     async with request.app[DB]() as db:
         unit = await lookup.unit_names(db, [view.case.handling_unit_id])
         recs = await case_attachment_views(db, principal(request), view.case.id, request)
@@ -64,7 +85,9 @@ async def case_detail(request: web.Request) -> web.StreamResponse:
             "recordings": recs,
             "exports": exported,
             "export_sessions": sorted({a["session_id"] for a in recs}),
+            "reveal_form": form or Form(),
         },
+        status,
     )
 
 
@@ -90,4 +113,5 @@ async def citizen_list(request: web.Request) -> web.StreamResponse:
 def setup(app: web.Application) -> None:
     app.router.add_get("/cases", case_list)
     app.router.add_get("/cases/{id:[0-9]+}", case_detail)
+    app.router.add_post("/cases/{id:[0-9]+}/reveal", reveal_identity)
     app.router.add_get("/citizens", citizen_list)
