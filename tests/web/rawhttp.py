@@ -36,7 +36,7 @@ async def raw_request(
     body: bytes = b"",
 ) -> RawReply:
     """One request on its own connection (`Connection: close`), read to the end."""
-    lines = [f"{method} {path} HTTP/1.1".encode(), b"Host: 127.0.0.1"]
+    lines = [f"{method} {path} HTTP/1.1".encode("latin-1"), b"Host: 127.0.0.1"]
     lines += [name + b": " + value for name, value in headers]
     if body or method in ("POST", "PUT", "PATCH"):
         lines.append(b"Content-Length: " + str(len(body)).encode())

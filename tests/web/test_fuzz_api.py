@@ -68,6 +68,7 @@ RAW_BODIES = [
 # make: bytes that are no UTF-8, an encoded surrogate, digits that are not ASCII.
 QUERY_TEXT = TEXT.map(lambda s: "".join(c for c in s if not "\ud800" <= c <= "\udfff"))
 RAW_QUERIES = ["", "page=%ff", "q=%ED%A0%80", "year=%C2%B2", "date=%00", "month=2026-%D9%A1"]
+MAX_LINE = 8190  # aiohttp's limit on the request line
 INPUT_ERRORS = (400, 413, 415, 422)  # answers about the input, which must name a field
 # By design a failed login is audited and counted even though it is refused.
 AUDITED_REFUSALS = {"/api/v1/auth/login"}
@@ -142,11 +143,16 @@ async def test_fuzz_query_strings(
         target = fill_path(path, ids) + "?" + "&".join(filter(None, [urlencode(query), raw]))
         before = await snapshot(client)
         reply = await who.get(target)
+        if len(target.encode()) > MAX_LINE:  # refused by aiohttp's HTTP parser, not by us
+            assert reply.status in (400, 414), (path, reply.status)
+            continue
         if path.startswith("/api/"):
-            problem = _problem("GET", path, reply, f"query {query!r}")
+            problem = _problem("GET", path, reply, f"query {query!r}"[:600])
         else:
             problem = (
-                _problem("GET", path, reply, f"query {query!r}") if reply.status >= 500 else None
+                _problem("GET", path, reply, f"query {query!r}"[:600])
+                if reply.status >= 500
+                else None
             )
         assert problem is None, problem
         if 400 <= reply.status < 500:
