@@ -11,13 +11,15 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sessions import accounts
 from sessions.access import Principal
 from sessions.audit import AuditContext, record
 from sessions.db import transaction
-from sessions.models import Account, LoginSession, LoginThrottle
+from sessions.models import Account, LoginSession, LoginThrottle, utcnow
 from web import inbound
 from web.config import Config
 from web.keys import CLOCK, CONFIG, CSRF, DB, PRINCIPAL, REQUEST_ID
@@ -98,12 +100,19 @@ class LoginOutcome:
 
 
 async def _throttle_rows(db: AsyncSession, keys: list[str]) -> list[LoginThrottle]:
+    """The buckets' rows, made when missing. Two failed logins of a new name at the same
+    moment must not both insert its row (the second would be a duplicate key, a 409 for a
+    login), so they are put with "insert or leave as is", then read."""
+    insert = pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
+    await db.execute(
+        insert(LoginThrottle)
+        .values([{"key": k, "failures": 0, "window_started_at": utcnow()} for k in keys])
+        .on_conflict_do_nothing(index_elements=["key"])
+    )
     rows = []
     for key in keys:
-        row = await db.get(LoginThrottle, key)
-        if row is None:
-            row = LoginThrottle(key=key, failures=0)
-            db.add(row)
+        row = await db.get(LoginThrottle, key, populate_existing=True)
+        assert row is not None
         rows.append(row)
     return rows
 

@@ -4,6 +4,7 @@ name exists."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from typing import Any
 
@@ -102,3 +103,16 @@ async def test_every_attempt_verifies_one_password_hash(
     for i in range(MAX_FAILURES):
         await _login(client, "officer", f"wrong-{i}")
     assert await hashes_for("officer", DEMO_PASSWORD) == (429, 1)  # locked
+
+
+async def test_failed_logins_of_a_new_name_at_the_same_moment_are_both_refused_plainly(
+    client: TestClient[Any, Any],
+) -> None:
+    """Each failure of a name never seen makes its throttle rows; two at once must not both
+    insert them (the second was a duplicate key: a 409 answering a login)."""
+    for i in range(2):  # 4 failures in all: under every lock's limit
+        body = {"username": f"ten.moi.{i}", "password": "sai-mat-khau"}
+        replies = await asyncio.gather(
+            *(request(client, "POST", "/api/v1/auth/login", json=body) for _ in range(2))
+        )
+        assert [r.status for r in replies] == [401, 401], [r.body for r in replies]
