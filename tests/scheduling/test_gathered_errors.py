@@ -11,7 +11,7 @@ from sqlalchemy import update
 
 from sessions.models import Endpoint
 from tests.scheduling.conftest import Login, create, demo_ids, local, session_body
-from tests.web.conftest import count_rows
+from tests.web.conftest import count_rows, sign_in
 from web.api.receptions import SESSION_FIELDS
 from web.keys import DB
 
@@ -128,3 +128,29 @@ async def test_the_unit_defaults_to_the_central_endpoint_s(
     # Still accepted when given.
     sid = await create(officer, session_body(ids, START + timedelta(days=1)))
     assert (await officer.get(f"/api/v1/sessions/{sid}")).body["unit_id"] == ids["unit:P"]
+
+
+async def test_a_commune_officer_s_session_stays_in_its_own_unit(
+    client: TestClient[Any, Any], as_user: Login
+) -> None:
+    """The central endpoint belongs to the provincial board, out of a commune officer's
+    sight: a session of that unit would vanish from the officer's own lists."""
+    ids = await demo_ids(client)
+    admin = await as_user("admin")
+    reply = await admin.post(
+        "/api/v1/accounts",
+        {
+            "username": "tp.officer",
+            "full_name": "Cán bộ tiếp công dân xã Tân Phú",
+            "unit_id": ids["unit:X-TP"],
+            "roles": ["reception_officer"],
+            "password": "mat-khau-du-dai",
+        },
+    )
+    assert reply.status == 201, reply.body
+    officer = await sign_in(client, "tp.officer", "mat-khau-du-dai")
+    body = session_body(ids, START, endpoints=("X-TP",))
+    del body["unit_id"]
+    sid = await create(officer, body)
+    got = await officer.get(f"/api/v1/sessions/{sid}")
+    assert got.status == 200 and got.body["unit_id"] == ids["unit:X-TP"], got.body

@@ -281,6 +281,11 @@ async def test_reschedule_through_the_edit_form(client: Client, as_user: Login) 
     assert s.title == "Tiếp công dân định kỳ (dời lịch)"
     assert s.starts_at.isoformat().startswith("2026-11-26T01:00")
     assert [e.endpoint_id for e in s.endpoints] == [ids["ep:X-TP"]]
+    async with client.app[DB]() as db:
+        rec = await db.scalar(select(AuditRecord).where(AuditRecord.action == "session.update"))
+    assert rec is not None and rec.detail == {
+        "fields": ["endpoint_ids", "ends_at", "starts_at", "title"]
+    }, rec.detail
 
 
 async def test_editing_keeps_the_citizens_the_editor_cannot_see(

@@ -522,7 +522,7 @@ async def _save(request: web.Request, form: Form, s: ReceptionSession | None) ->
                 row = await receptions.update_session(db, p, s.id, data, check, dict(form.errors))
                 action = "session.update"
             await planning.on_saved(db, row, data, now, cfg, created)
-            detail = None if created else {"fields": sorted(receptions.PLAN_FIELDS)}
+            detail = None if s is None else {"fields": changed(s, row)}
             await audit.record(
                 db, audit_context(request), action, "session", row.id, row.unit_id, detail
             )
@@ -534,6 +534,34 @@ async def _save(request: web.Request, form: Form, s: ReceptionSession | None) ->
         form.message = f"Chưa lưu được: có {len(form.errors)} chỗ cần sửa." if many else exc.message
         return await _page(request, form, 422, s)
     return redirect(location)
+
+
+def _plan_of(s: ReceptionSession) -> dict[str, object]:
+    return {
+        "title": s.title,
+        "kind": s.kind,
+        "unit_id": s.unit_id,
+        "chair_id": s.chair_id,
+        "central_endpoint_id": s.central_endpoint_id,
+        "starts_at": s.starts_at,
+        "ends_at": s.ends_at,
+        "notes": s.notes,
+        "state": s.state,
+        "endpoint_ids": sorted(e.endpoint_id for e in s.endpoints),
+        "attendees": [
+            (a.account_id, a.guest_name, a.guest_organization, a.capacity) for a in s.attendees
+        ],
+        "agenda": [
+            (i.case_id, i.endpoint_id, sorted(c.citizen_id for c in i.citizens), i.notes)
+            for i in s.agenda
+        ],
+    }
+
+
+def changed(before: ReceptionSession, after: ReceptionSession) -> list[str]:
+    """The fields an edit changed, for the audit record (the form sends them all)."""
+    old, new = _plan_of(before), _plan_of(after)
+    return sorted(k for k in old if old[k] != new[k])
 
 
 def _today(request: web.Request) -> date:
