@@ -91,6 +91,7 @@ def test_officer_schedules_tomorrow_and_sees_it_on_the_calendar(page: Page) -> N
     shot(page, "schedule-agenda")
 
     page.get_by_role("button", name="Đưa mục 1 xuống").click()
+    expect(page).to_have_url(re.compile("/sessions/new#agenda$"))  # back at the agenda
     expect(page.locator("table.agenda tr.agenda-row strong").first).to_have_text("HS-MAU-002")
     assert agenda_codes(page) == ["HS-MAU-002", "HS-MAU-001"]
     shot(page, "schedule-reordered")
