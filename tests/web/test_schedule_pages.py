@@ -361,3 +361,14 @@ async def test_a_case_that_is_closed_is_not_offered(client: Client, as_user: Log
     officer = await as_user("officer")
     page = (await officer.get("/sessions/new?q=HS-MAU-001")).text
     assert "Không tìm thấy hồ sơ nào đang xử lý." in page
+
+
+async def test_a_bad_date_is_the_date_s_fault_not_the_times(client: Client, as_user: Login) -> None:
+    ids = await demo_ids(client)
+    officer = await as_user("officer")
+    for day, said in (("", "bắt buộc"), ("2026-02-30", "ngày không hợp lệ (ngày/tháng/năm)")):
+        reply = await post(officer, "/sessions/new", base_form(ids, date=day, ends_at="25:00"))
+        assert reply.status == 422, reply.text[:2000]
+        assert error_at(reply.text, "date") == said
+        assert error_at(reply.text, "ends_at") == "giờ không hợp lệ (giờ:phút, ví dụ 08:00)"
+        assert 'id="err-starts_at"' not in reply.text
