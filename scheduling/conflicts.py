@@ -104,19 +104,29 @@ async def _describe(db: AsyncSession, c: Clash, tz: tzinfo) -> str:
     return f"điểm cầu {name} đã được đặt cho {other}"
 
 
-async def check(db: AsyncSession, plan: Booking, central_endpoint_id: int, tz: tzinfo) -> None:
-    """Refuse (Conflict) a plan whose chair or endpoints are booked at overlapping times."""
+async def clashes_by_field(
+    db: AsyncSession, plan: Booking, central_endpoint_id: int, tz: tzinfo
+) -> dict[str, list[str]]:
+    """What the plan's chair and endpoints are already booked for, in words, by the input
+    field each clash belongs to (chair_id, central_endpoint_id, endpoint_ids)."""
     clashes = find_clashes(
         plan, await bookings_between(db, plan.starts_at, plan.ends_at, plan.session_id)
     )
-    if not clashes:
-        return
-    fields: dict[str, str] = {}
+    out: dict[str, list[str]] = {}
     for c in clashes:
         if c.kind is ClashKind.CHAIR:
             key = "chair_id"
         else:
             key = "central_endpoint_id" if c.endpoint_id == central_endpoint_id else "endpoint_ids"
-        fields.setdefault(key, f"trùng lịch với phiên #{c.other.session_id}")
-    described = [await _describe(db, c, tz) for c in clashes]
+        out.setdefault(key, []).append(await _describe(db, c, tz))
+    return out
+
+
+async def check(db: AsyncSession, plan: Booking, central_endpoint_id: int, tz: tzinfo) -> None:
+    """Refuse (Conflict) a plan whose chair or endpoints are booked at overlapping times."""
+    found = await clashes_by_field(db, plan, central_endpoint_id, tz)
+    if not found:
+        return
+    described = [d for texts in found.values() for d in texts]
+    fields = {k: "trùng lịch: " + "; ".join(v) for k, v in found.items()}
     raise Conflict("Trùng lịch: " + "; ".join(described) + ".", fields)

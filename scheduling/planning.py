@@ -12,7 +12,7 @@ from scheduling import conflicts, notify, readiness
 from scheduling.config import SchedulingConfig
 from sessions.errors import Invalid
 from sessions.models import Attendee, ReceptionSession, SessionState
-from sessions.receptions import EDITABLE, SessionInput
+from sessions.receptions import EDITABLE, PlanCheck, Problems, SessionInput
 
 # Input fields that change who or what is booked, and when.
 BOOKING_FIELDS = ("chair_id", "central_endpoint_id", "starts_at", "ends_at", "endpoint_ids")
@@ -26,6 +26,38 @@ def _books(data: SessionInput, created: bool) -> bool:
 def _plan(s: ReceptionSession) -> conflicts.Booking:
     eps = frozenset({s.central_endpoint_id, *(e.endpoint_id for e in s.endpoints)})
     return conflicts.Booking(s.id, s.title, s.chair_id, eps, s.starts_at, s.ends_at)
+
+
+def plan_check(
+    data: SessionInput, now: datetime, cfg: SchedulingConfig, created: bool
+) -> PlanCheck:
+    """The store's extra check for a plan being saved: what `on_saved` refuses, found with
+    every other problem of the input so that a form shows them all at once."""
+
+    async def check(
+        db: AsyncSession, s: ReceptionSession, endpoint_ids: tuple[int, ...], out: Problems
+    ) -> None:
+        if s.starts_at is None or out.has("starts_at"):
+            return
+        if (created or data.starts_at is not None) and s.starts_at <= now:
+            out.add(
+                "starts_at",
+                "phải sau thời điểm hiện tại",
+                "Không thể lên lịch phiên bắt đầu trong quá khứ.",
+            )
+        if s.chair_id is None or s.central_endpoint_id is None or s.ends_at is None:
+            return
+        if out.has("ends_at") or not (s.state in EDITABLE and _books(data, created)):
+            return
+        eps = frozenset({s.central_endpoint_id, *endpoint_ids})
+        # A new session has no id yet: 0 is no session's.
+        plan = conflicts.Booking(s.id or 0, s.title, s.chair_id, eps, s.starts_at, s.ends_at)
+        found = await conflicts.clashes_by_field(db, plan, s.central_endpoint_id, cfg.tz)
+        for key, texts in found.items():
+            said = "; ".join(texts)
+            out.add(key, f"trùng lịch: {said}", f"Trùng lịch: {said}.", conflict=True)
+
+    return check
 
 
 async def on_saved(

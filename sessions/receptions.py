@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -19,7 +20,9 @@ from sessions.models import (
     AgendaCitizen,
     AgendaItem,
     Attendee,
+    CaseFile,
     CaseParty,
+    CaseStatus,
     Citizen,
     Endpoint,
     ReceptionSession,
@@ -138,71 +141,146 @@ class SessionInput:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-async def _endpoint(db: AsyncSession, p: Principal, endpoint_id: int, fld: str) -> Endpoint:
+# How the fields are named to a person: messages say these, never the API's field names.
+LABELS = {
+    "title": "Tên phiên",
+    "kind": "Hình thức",
+    "unit_id": "Đơn vị tổ chức",
+    "chair_id": "Người chủ trì",
+    "central_endpoint_id": "Điểm cầu trung tâm",
+    "starts_at": "Giờ bắt đầu",
+    "ends_at": "Giờ kết thúc",
+    "notes": "Ghi chú",
+    "endpoint_ids": "Điểm cầu tham gia",
+    "attendees": "Thành phần tham dự",
+    "agenda": "Chương trình tiếp",
+    "state": "Trạng thái",
+}
+STATE_WORDS = {
+    SessionState.DRAFT: "nháp",
+    SessionState.SCHEDULED: "đã lên lịch",
+    SessionState.LIVE: "đang diễn ra",
+    SessionState.ENDED: "đã kết thúc",
+    SessionState.ARCHIVED: "đã lưu trữ",
+    SessionState.CANCELLED: "đã hủy",
+}
+
+
+class Problems:
+    """Every problem of one input, by field, raised once: a form shows them all at once.
+    A refusal of the plan itself (an endpoint switched off, a double booking, a closed case)
+    is a Conflict when nothing else is wrong; any invalid input makes it all Invalid."""
+
+    def __init__(self, known: dict[str, str] | None = None) -> None:
+        self.fields: dict[str, str] = dict(known or {})
+        self.sentences: list[str] = []
+        self.invalid = bool(self.fields)
+
+    def add(self, fld: str, text: str, sentence: str = "", conflict: bool = False) -> None:
+        if fld in self.fields:
+            return  # the first word on a field stands (a value that did not parse, say)
+        self.fields[fld] = text
+        self.sentences.append(sentence or f"{_label(fld)}: {text}.")
+        self.invalid = self.invalid or not conflict
+
+    def has(self, fld: str) -> bool:
+        return any(k == fld or k.startswith(fld + "[") for k in self.fields)
+
+    def raise_any(self) -> None:
+        if not self.fields:
+            return
+        # Each problem in a sentence; fields the caller found reading the input (`known`)
+        # have none of their own.
+        unsaid = len(self.fields) - len(self.sentences)
+        message = " ".join(self.sentences)
+        if unsaid:
+            message = f"Dữ liệu không hợp lệ ({unsaid} trường). {message}".strip()
+        raise (Invalid if self.invalid else Conflict)(message, dict(self.fields))
+
+
+def _label(fld: str) -> str:
+    return LABELS.get(fld.split("[")[0].split(".")[0], "Thông tin")
+
+
+# A check the caller adds to the store's own (scheduling: no past start, no double booking),
+# run on the plan as it would be saved, with the endpoints it would use.
+PlanCheck = Callable[[AsyncSession, ReceptionSession, tuple[int, ...], Problems], Awaitable[None]]
+
+
+async def _endpoint(
+    db: AsyncSession, endpoint_id: int, fld: str, problems: Problems
+) -> Endpoint | None:
     ep = await db.get(Endpoint, endpoint_id)
     if ep is None:
-        raise Invalid("Điểm cầu không tồn tại.", {fld: f"không có điểm cầu #{endpoint_id}"})
+        problems.add(fld, f"không có điểm cầu #{endpoint_id}")
+        return None
     if not ep.active:
-        raise Conflict(
-            f"Điểm cầu {ep.name} đang ngừng hoạt động.", {fld: "điểm cầu ngừng hoạt động"}
+        problems.add(
+            fld,
+            f"điểm cầu {ep.name} đang ngừng hoạt động",
+            f"Điểm cầu {ep.name} đang ngừng hoạt động.",
+            conflict=True,
         )
+        return None
     return ep
 
 
-async def _chair(db: AsyncSession, p: Principal, chair_id: int) -> Account:
+async def _chair(db: AsyncSession, p: Principal, chair_id: int, problems: Problems) -> None:
     chair = await db.get(Account, chair_id)
     if chair is None or not chair.active:
-        raise Invalid(
-            "Người chủ trì không tồn tại.", {"chair_id": f"không có tài khoản #{chair_id}"}
-        )
+        problems.add("chair_id", f"không có tài khoản #{chair_id}")
+        return
     unit = await db.get(Unit, chair.unit_id)
     assert unit is not None
     if not p.unit_path.startswith(unit.path) and not p.sees_unit(unit.path):
-        raise Invalid("Người chủ trì thuộc đơn vị khác.", {"chair_id": "ngoài phạm vi"})
-    if Role.LEADER not in chair.role_set:
-        raise Invalid("Người chủ trì phải là lãnh đạo.", {"chair_id": "không có vai trò lãnh đạo"})
-    return chair
+        problems.add("chair_id", "thuộc đơn vị ngoài phạm vi của bạn")
+    elif Role.LEADER not in chair.role_set:
+        problems.add("chair_id", f"{chair.full_name} không có vai trò lãnh đạo chủ trì")
 
 
 async def _check_attendees(
-    db: AsyncSession, p: Principal, items: tuple[AttendeeInput, ...]
+    db: AsyncSession, p: Principal, items: tuple[AttendeeInput, ...], problems: Problems
 ) -> None:
     for i, a in enumerate(items):
         fld = f"attendees[{i}]"
         if a.account_id is None:
             if not a.guest_name.strip():
-                raise Invalid("Khách mời cần có họ tên.", {f"{fld}.guest_name": "bắt buộc"})
+                problems.add(f"{fld}.guest_name", "khách mời cần có họ tên")
             continue
         acc = await db.get(Account, a.account_id)
         unit = await db.get(Unit, acc.unit_id) if acc else None
         if acc is None or unit is None:
-            raise Invalid(
-                "Tài khoản không tồn tại.", {f"{fld}.account_id": f"không có #{a.account_id}"}
-            )
+            problems.add(f"{fld}.account_id", f"không có tài khoản #{a.account_id}")
         # Same province: the tree has one root; an attendee must sit in the organizer's tree.
-        if unit.path.split("/")[1] != p.unit_path.split("/")[1]:
-            raise Invalid("Người tham dự thuộc tỉnh khác.", {f"{fld}.account_id": "ngoài tỉnh"})
+        elif unit.path.split("/")[1] != p.unit_path.split("/")[1]:
+            problems.add(f"{fld}.account_id", "người tham dự thuộc tỉnh khác")
 
 
 async def _check_agenda(
-    db: AsyncSession, p: Principal, items: tuple[AgendaInput, ...], endpoint_ids: set[int]
+    db: AsyncSession,
+    p: Principal,
+    items: tuple[AgendaInput, ...],
+    endpoint_ids: set[int],
+    problems: Problems,
 ) -> None:
     from sessions.cases import get_case_row  # cases import nothing from here
 
-    errors: dict[str, str] = {}
     for i, item in enumerate(items):
         fld = f"agenda[{i}]"
         try:
             case = await get_case_row(db, p, item.case_id)
         except NotFound:
-            errors[f"{fld}.case_id"] = f"không có hồ sơ #{item.case_id}"
+            problems.add(f"{fld}.case_id", f"không có hồ sơ #{item.case_id}")
             continue
         if case.status.value == "closed":
-            raise Conflict(
-                f"Hồ sơ {case.code} đã kết thúc.", {f"{fld}.case_id": "hồ sơ đã kết thúc"}
+            problems.add(
+                f"{fld}.case_id",
+                f"hồ sơ {case.code} đã kết thúc",
+                f"Hồ sơ {case.code} đã kết thúc.",
+                conflict=True,
             )
         if item.endpoint_id not in endpoint_ids:
-            errors[f"{fld}.endpoint_id"] = "không thuộc các điểm cầu của phiên"
+            problems.add(f"{fld}.endpoint_id", "không thuộc các điểm cầu của phiên")
         parties = set(
             await db.scalars(select(CaseParty.citizen_id).where(CaseParty.case_id == case.id))
         )
@@ -211,9 +289,7 @@ async def _check_agenda(
         known = await identity.referable(db, p, parties, case.id)
         for cid in item.citizen_ids:
             if cid not in known:
-                errors[f"{fld}.citizen_ids"] = f"#{cid} không thuộc hồ sơ"
-    if errors:
-        raise Invalid("Chương trình tiếp công dân không hợp lệ.", errors)
+                problems.add(f"{fld}.citizen_ids", f"#{cid} không thuộc hồ sơ")
 
 
 async def _hidden_on_agenda(
@@ -231,28 +307,39 @@ async def _hidden_on_agenda(
 
 
 async def _validate(
-    db: AsyncSession, p: Principal, s: ReceptionSession, data: SessionInput
+    db: AsyncSession,
+    p: Principal,
+    s: ReceptionSession,
+    data: SessionInput,
+    problems: Problems,
+    check: PlanCheck | None,
 ) -> None:
-    if s.ends_at <= s.starts_at:
-        raise Invalid("Giờ kết thúc phải sau giờ bắt đầu.", {"ends_at": "phải sau starts_at"})
-    await _chair(db, p, s.chair_id)
-    central = await _endpoint(db, p, s.central_endpoint_id, "central_endpoint_id")
-    if not central.is_central:
-        raise Invalid(
-            "Điểm cầu trung tâm không hợp lệ.",
-            {"central_endpoint_id": "không phải điểm cầu trung tâm"},
-        )
+    """Every check of the plan, each on what it needs: a missing or bad value (already in
+    `problems`) skips the checks that need it and no other."""
+    times = s.starts_at is not None and s.ends_at is not None
+    if times and not problems.has("starts_at") and s.ends_at <= s.starts_at:
+        problems.add("ends_at", "phải sau giờ bắt đầu", "Giờ kết thúc phải sau giờ bắt đầu.")
+    if s.chair_id is not None:
+        await _chair(db, p, s.chair_id, problems)
+    central = None
+    if s.central_endpoint_id is not None:
+        central = await _endpoint(db, s.central_endpoint_id, "central_endpoint_id", problems)
+        if central is not None and not central.is_central:
+            problems.add("central_endpoint_id", f"{central.name} không phải điểm cầu trung tâm")
     ids = (
         data.endpoint_ids
         if data.endpoint_ids is not None
         else tuple(e.endpoint_id for e in s.endpoints)
     )
     for i, eid in enumerate(ids):
-        await _endpoint(db, p, eid, f"endpoint_ids[{i}]")
+        await _endpoint(db, eid, f"endpoint_ids[{i}]", problems)
     if data.attendees is not None:
-        await _check_attendees(db, p, data.attendees)
+        await _check_attendees(db, p, data.attendees, problems)
     if data.agenda is not None:
-        await _check_agenda(db, p, data.agenda, {*ids, central.id})
+        await _check_agenda(db, p, data.agenda, {*ids, s.central_endpoint_id or 0}, problems)
+    if check is not None:
+        await check(db, s, tuple(ids), problems)
+    problems.raise_any()
 
 
 def _apply_children(
@@ -288,37 +375,54 @@ def _apply_children(
         ]
 
 
-async def create_session(db: AsyncSession, p: Principal, data: SessionInput) -> ReceptionSession:
-    missing = {
-        f: "bắt buộc"
-        for f in (
-            "title",
-            "kind",
-            "unit_id",
-            "chair_id",
-            "central_endpoint_id",
-            "starts_at",
-            "ends_at",
-        )
-        if getattr(data, f) in (None, "")
-    }
-    if missing:
-        raise Invalid("Thiếu thông tin phiên tiếp công dân.", missing)
-    assert data.title and data.kind and data.unit_id and data.chair_id and data.central_endpoint_id
-    assert data.starts_at and data.ends_at
-    await scoped_unit(db, p, data.unit_id, "unit_id")
+REQUIRED = ("title", "kind", "chair_id", "central_endpoint_id", "starts_at", "ends_at")
+
+
+async def _unit_for(
+    db: AsyncSession, p: Principal, data: SessionInput, problems: Problems
+) -> int | None:
+    """The unit named, or else the central endpoint's unit (the board that runs it), or else,
+    when that is outside the caller's units, the caller's own unit: a session of a unit the
+    caller does not see would vanish from its lists the moment it is saved."""
+    if data.unit_id is not None:
+        try:
+            await scoped_unit(db, p, data.unit_id, "unit_id")
+        except Invalid as exc:
+            problems.add("unit_id", exc.fields.get("unit_id", "không tồn tại"))
+        return data.unit_id
+    if data.central_endpoint_id is None:
+        return None
+    central = await db.get(Endpoint, data.central_endpoint_id)
+    if central is None:
+        return None  # named by the endpoint's own check
+    unit = await db.get(Unit, central.unit_id)
+    return central.unit_id if unit is not None and p.sees_unit(unit.path) else p.unit_id
+
+
+async def create_session(
+    db: AsyncSession,
+    p: Principal,
+    data: SessionInput,
+    check: PlanCheck | None = None,
+    known: dict[str, str] | None = None,
+) -> ReceptionSession:
+    """A new session; every problem of `data` (and those the caller found reading it,
+    `known`, and those `check` finds) is raised at once, before anything is written."""
+    problems = Problems(known)
+    for f in REQUIRED:
+        if getattr(data, f) in (None, ""):
+            problems.add(f, "bắt buộc", f"{LABELS[f]}: bắt buộc.")
     state = data.state or SessionState.DRAFT
     if state not in (SessionState.DRAFT, SessionState.SCHEDULED):
-        raise Invalid(
-            "Phiên mới chỉ ở trạng thái nháp hoặc đã lên lịch.", {"state": "draft hoặc scheduled"}
-        )
-    title = nfc(data.title)
+        problems.add("state", "phiên mới chỉ được ở trạng thái nháp hoặc đã lên lịch")
+    unit_id = await _unit_for(db, p, data, problems)
+    title = nfc(data.title or "")
     s = ReceptionSession(
         title=title,
         title_key=search_key(title),
         kind=data.kind,
         state=state,
-        unit_id=data.unit_id,
+        unit_id=unit_id,
         chair_id=data.chair_id,
         central_endpoint_id=data.central_endpoint_id,
         starts_at=data.starts_at,
@@ -329,42 +433,57 @@ async def create_session(db: AsyncSession, p: Principal, data: SessionInput) -> 
         attendees=[],
         agenda=[],
     )
-    await _validate(db, p, s, data)
+    await _validate(db, p, s, data, problems, check)
     _apply_children(s, data)
     db.add(s)
     await db.flush()
     return s
 
 
+PLAN_FIELDS = (
+    "title",
+    "kind",
+    "unit_id",
+    "chair_id",
+    "central_endpoint_id",
+    "starts_at",
+    "ends_at",
+    "endpoint_ids",
+    "attendees",
+    "agenda",
+)
+
+
 async def update_session(
-    db: AsyncSession, p: Principal, session_id: int, data: SessionInput
+    db: AsyncSession,
+    p: Principal,
+    session_id: int,
+    data: SessionInput,
+    check: PlanCheck | None = None,
+    known: dict[str, str] | None = None,
 ) -> ReceptionSession:
     s = await get_session(db, p, session_id)
     if data.state is not None and data.state != s.state and data.state not in TRANSITIONS[s.state]:
         raise Conflict(
-            f"Không thể chuyển phiên từ {s.state.value} sang {data.state.value}.",
-            {"state": f"không được chuyển từ {s.state.value}"},
+            f"Không thể chuyển phiên từ trạng thái “{STATE_WORDS[s.state]}” "
+            f"sang “{STATE_WORDS[data.state]}”.",
+            {"state": f"không chuyển được từ “{STATE_WORDS[s.state]}”"},
         )
-    changes_plan = any(
-        getattr(data, f) is not None
-        for f in (
-            "title",
-            "kind",
-            "unit_id",
-            "chair_id",
-            "central_endpoint_id",
-            "starts_at",
-            "ends_at",
-            "endpoint_ids",
-            "attendees",
-            "agenda",
-        )
-    )
+    changes_plan = any(getattr(data, f) is not None for f in PLAN_FIELDS)
     if changes_plan and s.state not in EDITABLE:
-        raise Conflict("Phiên đã diễn ra hoặc đã hủy, không sửa được.", {"state": s.state.value})
+        raise Conflict(
+            "Phiên đã diễn ra hoặc đã hủy, không sửa được.",
+            {"state": f"phiên {STATE_WORDS[s.state]}"},
+        )
+    problems = Problems(known)
+    if data.title is not None and not data.title.strip():
+        problems.add("title", "không được để trống")
     if data.unit_id is not None and data.unit_id != s.unit_id:
-        await scoped_unit(db, p, data.unit_id, "unit_id")
-        s.unit_id = data.unit_id
+        try:
+            await scoped_unit(db, p, data.unit_id, "unit_id")
+            s.unit_id = data.unit_id
+        except Invalid as exc:
+            problems.add("unit_id", exc.fields.get("unit_id", "không tồn tại"))
     if data.title is not None:
         s.title = nfc(data.title)
         s.title_key = search_key(s.title)
@@ -374,10 +493,10 @@ async def update_session(
             setattr(s, attr, value)
     if data.notes is not None:
         s.notes = nfc_text(data.notes)
-    if changes_plan:
+    if changes_plan or problems.fields:
         # Only a changed plan is checked again: an endpoint or chair switched off since
         # must not keep a live session from ending.
-        await _validate(db, p, s, data)
+        await _validate(db, p, s, data, problems, check)
     keep: dict[int, set[int]] = {}
     if data.agenda is not None:
         keep = await _hidden_on_agenda(db, p, s)
@@ -420,3 +539,38 @@ async def agenda_views(
             withheld = True
         out[item.id] = HeardView(tuple(c for c in shown.values() if c is not None), withheld)
     return out
+
+
+# Cases an agenda may take -----------------------------------------------------------------
+
+MAX_CANDIDATES = 20
+
+
+async def agenda_candidates(
+    db: AsyncSession, p: Principal, q: str, limit: int = MAX_CANDIDATES
+) -> list[CaseFile]:
+    """Open cases of the caller's units found by code, title or a citizen's name, diacritics
+    ignored. A name matches only citizens the caller may see (`identity.hidden_from`): a hit
+    on a withheld denouncer's name would say who denounced."""
+    key, raw = search_key(q), q.strip()
+    if not key and not raw:
+        return []
+    named = (
+        select(CaseParty.case_id)
+        .join(Citizen, Citizen.id == CaseParty.citizen_id)
+        .where(contains(Citizen.name_key, key), Citizen.id.not_in(identity.hidden_from(p)))
+    )
+    found = [contains(CaseFile.code, raw)]
+    if key:
+        found += [contains(CaseFile.title_key, key), CaseFile.id.in_(named)]
+    stmt = (
+        select(CaseFile)
+        .where(
+            CaseFile.handling_unit_id.in_(select(Unit.id).where(in_scope(p))),
+            CaseFile.status != CaseStatus.CLOSED,
+            or_(*found),
+        )
+        .order_by(CaseFile.created_at.desc(), CaseFile.id.desc())
+        .limit(limit)
+    )
+    return list(await db.scalars(stmt))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from aiohttp import web
@@ -79,10 +80,14 @@ def _agenda(f: Fields) -> receptions.AgendaInput:
 
 
 def session_input(f: Fields, creating: bool) -> receptions.SessionInput:
+    """The input as far as it reads; what did not read stays in `f.errors` for the store,
+    which adds every other problem and raises them all at once. A list with a bad item is
+    left out (None): the store would number the items that did read differently."""
     data = receptions.SessionInput(
         title=f.text("title", required=creating, max_len=300),
         kind=f.choice("kind", SessionKind, required=creating),
-        unit_id=f.integer("unit_id", required=creating),
+        # Optional: the store takes the central endpoint's unit.
+        unit_id=f.integer("unit_id"),
         chair_id=f.integer("chair_id", required=creating),
         central_endpoint_id=f.integer("central_endpoint_id", required=creating),
         starts_at=f.zoned_datetime("starts_at", required=creating),
@@ -93,17 +98,23 @@ def session_input(f: Fields, creating: bool) -> receptions.SessionInput:
         agenda=f.items("agenda", _agenda),
         state=f.choice("state", SessionState),
     )
-    f.done()
-    return data
+    bad = {k.split("[")[0] for k in f.errors}
+    return replace(
+        data,
+        attendees=None if "attendees" in bad else data.attendees,
+        agenda=None if "agenda" in bad else data.agenda,
+    )
 
 
 @requires(Perm.SESSIONS_WRITE)
 async def create_session(request: web.Request) -> web.StreamResponse:
-    data = session_input(Fields(await read_json(request), SESSION_FIELDS), True)
+    f = Fields(await read_json(request), SESSION_FIELDS)
+    data = session_input(f, True)
     p = principal(request)
+    now, cfg = request.app[CLOCK](), scheduling_config(request.app)
     async with transaction(request.app[DB]) as db:
-        s = await receptions.create_session(db, p, data)
-        now, cfg = request.app[CLOCK](), scheduling_config(request.app)
+        check = planning.plan_check(data, now, cfg, created=True)
+        s = await receptions.create_session(db, p, data, check, f.errors)
         await planning.on_saved(db, s, data, now, cfg, created=True)
         await audit.record(db, audit_context(request), "session.create", "session", s.id, s.unit_id)
         s = await receptions.get_session(db, p, s.id)
@@ -113,11 +124,13 @@ async def create_session(request: web.Request) -> web.StreamResponse:
 
 @requires(Perm.SESSIONS_WRITE)
 async def update_session(request: web.Request) -> web.StreamResponse:
-    data = session_input(Fields(await read_json(request), SESSION_FIELDS), False)
+    f = Fields(await read_json(request), SESSION_FIELDS)
+    data = session_input(f, False)
     p = principal(request)
+    now, cfg = request.app[CLOCK](), scheduling_config(request.app)
     async with transaction(request.app[DB]) as db:
-        s = await receptions.update_session(db, p, path_id(request), data)
-        now, cfg = request.app[CLOCK](), scheduling_config(request.app)
+        check = planning.plan_check(data, now, cfg, created=False)
+        s = await receptions.update_session(db, p, path_id(request), data, check, f.errors)
         await planning.on_saved(db, s, data, now, cfg, created=False)
         changed = sorted(k for k in SESSION_FIELDS if getattr(data, k) is not None)
         await audit.record(

@@ -15,6 +15,7 @@ from web.pages import (
     casefiles,
     readiness,
     receptions,
+    scheduling,
     shell,
 )
 from web.pages.shell import context, render_error, setup_filters
@@ -27,3 +28,4 @@ def setup(app: web.Application) -> None:
         module.setup(app)
     readiness.setup(app)
     calendar.setup(app)
+    scheduling.setup(app)

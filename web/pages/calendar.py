@@ -85,6 +85,10 @@ async def calendar_page(request: web.Request) -> web.StreamResponse:
             "month_url": _url("month", day, unit),
             "week_url": _url("week", day, unit),
             "ics_url": await ics_link(request, p),
+            "can_schedule": p.can(Perm.SESSIONS_WRITE),
+            # A day ahead shown: schedule on it; else the form's own default (tomorrow).
+            "new_url": "/sessions/new"
+            + ("?" + urlencode({"date": day.isoformat()}) if day > today else ""),
         },
     )
 

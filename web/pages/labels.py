@@ -89,6 +89,7 @@ AUDIT_ACTIONS = {
     "case.clearance": "Cấp quyền xem danh tính",
     "session.create": "Tạo phiên",
     "session.update": "Sửa phiên",
+    "session.cancel": "Hủy phiên",
 }
 
 OBJECT_TYPES = {

@@ -100,6 +100,7 @@ async def session_detail(request: web.Request) -> web.StreamResponse:
             "attendees": await _attendees(db, s.attendees),
             "agenda": await _agenda(db, request, s),
             "can_read_cases": p.can(Perm.CASES_READ),
+            "can_schedule": p.can(Perm.SESSIONS_WRITE) and s.state in receptions.EDITABLE,
             "exports": await export_views(db, request, session_id=s.id)
             if p.can(Perm.CASES_READ)
             else [],
