@@ -102,3 +102,15 @@ async def test_every_attempt_verifies_one_password_hash(
     for i in range(MAX_FAILURES):
         await _login(client, "officer", f"wrong-{i}")
     assert await hashes_for("officer", DEMO_PASSWORD) == (429, 1)  # locked
+
+
+async def test_each_failure_says_how_many_attempts_remain(client: TestClient[Any, Any]) -> None:
+    # The finding: the lock came without warning.
+    real = [await _login(client, "archivist", f"wrong-{i}") for i in range(MAX_FAILURES)]
+    made_up = [await _login(client, "khong.ton.tai", f"wrong-{i}") for i in range(MAX_FAILURES)]
+    for replies in (real, made_up):
+        messages = [r.body["error"]["message"] for r in replies]
+        assert "Còn 2 lần thử" in messages[0] and "khóa 10 phút" in messages[0], messages
+        assert "Còn 1 lần thử" in messages[1], messages
+        assert "thử lại sau 10 phút" in messages[2], messages
+    assert [r.body for r in real] == [r.body for r in made_up]
