@@ -12,7 +12,7 @@ from aiohttp import web
 from sqlalchemy import text
 
 from sessions.db import create_engine, session_factory
-from web import api, exports, live, pages, recordings, room_page
+from web import api, exports, live, pages, prepare, recordings, room_page
 from web.api.schedule import SCHEDULING, scheduling_ctx
 from web.config import Config
 from web.errors import json_error
@@ -64,6 +64,15 @@ async def metrics(request: web.Request) -> web.StreamResponse:
     )
 
 
+@public
+async def favicon(request: web.Request) -> web.StreamResponse:
+    """Browsers ask for /favicon.ico whatever the page links to (feeds, bookmarks, tabs)."""
+    return web.FileResponse(
+        HERE / "static" / "favicon.svg",
+        headers={"Content-Type": "image/svg+xml", "Cache-Control": "max-age=86400"},
+    )
+
+
 async def _database(app: web.Application) -> AsyncIterator[None]:
     engine = create_engine(app[CONFIG].database)
     app[ENGINE] = engine
@@ -90,8 +99,10 @@ def create_app(config: Config, clock: Clock | None = None) -> web.Application:
         context_processors=[pages.context],
     )
     pages.setup_filters(env, config)
+    prepare.install(app, lambda status, message: pages.error_html(env, status, message))
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
+    app.router.add_get("/favicon.ico", favicon)
     app.router.add_static("/static", HERE / "static", name="static")
     app[SCHEDULING] = config.scheduling
     app.cleanup_ctx.append(scheduling_ctx)

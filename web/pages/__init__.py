@@ -17,9 +17,9 @@ from web.pages import (
     receptions,
     shell,
 )
-from web.pages.shell import context, render_error, setup_filters
+from web.pages.shell import context, error_html, render_error, setup_filters
 
-__all__ = ["context", "render_error", "setup", "setup_filters"]
+__all__ = ["context", "error_html", "render_error", "setup", "setup_filters"]
 
 
 def setup(app: web.Application) -> None:

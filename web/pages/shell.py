@@ -98,6 +98,12 @@ def render_error(
     return aiohttp_jinja2.render_template("error.html", request, data, status=status)
 
 
+def error_html(env: jinja2.Environment, status: int, message: str) -> str:
+    """The error page outside any request (no account, no navigation)."""
+    data = {"status": status, "message": message, "fields": {}, "nav": [], "path": "/"}
+    return env.get_template("error.html").render(data)
+
+
 @public
 async def login_form(request: web.Request) -> web.StreamResponse:
     if request.get(PRINCIPAL) is not None:

@@ -1,0 +1,68 @@
+"""What a person notices on first use: the answers in our words, not the framework's."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from tests.web.conftest import Caller, Login
+from tests.web.rawhttp import raw_request
+
+
+async def test_an_overlong_url_gets_our_page(client: TestClient[Any, Any]) -> None:
+    reply = await raw_request(client, "GET", "/cases?q=" + "a" * 9000)
+    text = reply.body.decode()
+    assert reply.status == 400
+    assert reply.headers["content-type"].startswith("text/html")
+    assert "quá dài" in text and '<html lang="vi">' in text, text
+    assert "Got more than" not in text and "aaaa" not in text
+
+
+async def test_an_overlong_header_gets_our_page(client: TestClient[Any, Any]) -> None:
+    reply = await raw_request(client, "GET", "/", [(b"X-Long", b"b" * 9000)])
+    text = reply.body.decode()
+    assert reply.status == 400 and "quá dài" in text and "Got more than" not in text
+
+
+async def test_a_malformed_request_line_gets_our_page(client: TestClient[Any, Any]) -> None:
+    reply = await raw_request(client, "GET", "/a b c")
+    text = reply.body.decode()
+    assert reply.status == 400 and "sai cú pháp" in text, text
+
+
+@pytest.mark.parametrize("path", ["/login", "/api/v1/auth/me", "/static/css/app.css", "/nope"])
+async def test_the_server_header_names_no_versions(client: TestClient[Any, Any], path: str) -> None:
+    async with client.get(path) as resp:
+        assert resp.headers["Server"] == "tiepdan"
+
+
+async def test_a_parse_error_names_no_versions_either(client: TestClient[Any, Any]) -> None:
+    reply = await raw_request(client, "GET", "/" + "c" * 9000)
+    assert reply.headers["server"] == "tiepdan"
+
+
+async def test_invalid_json_says_where_in_vietnamese(as_user: Login) -> None:
+    officer: Caller = await as_user("officer")
+    reply = await officer.call(
+        "POST",
+        "/api/v1/citizens",
+        data=b'{"full_name": "An",\n  "unit_id": }',
+        headers={"Content-Type": "application/json"},
+    )
+    assert reply.status == 400
+    assert reply.error_fields["body"] == "không phải JSON hợp lệ (dòng 2, cột 14)"
+
+
+async def test_the_favicon_is_served_and_linked(client: TestClient[Any, Any]) -> None:
+    async with client.get("/favicon.ico") as resp:
+        assert resp.status == 200 and resp.content_type == "image/svg+xml"
+        assert (await resp.text()).startswith("<svg")
+    async with client.get("/login") as resp:
+        page = await resp.text()
+    href = re.search(r'<link rel="icon" href="([^"]+)"', page)
+    assert href is not None, page[:500]
+    async with client.get(href.group(1)) as resp:
+        assert resp.status == 200 and resp.content_type == "image/svg+xml"
