@@ -150,11 +150,10 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     metrics, cfg = request.app[METRICS], request.app[CONFIG]
     if outcome.locked:
         metrics.logins.labels("locked").inc()
-        msg = f"Đăng nhập sai quá nhiều lần. Vui lòng thử lại sau {cfg.login_lock_minutes} phút."
-        return _login_page(request, msg, nxt, 429, username)
+        return _login_page(request, auth.failure_message(outcome, cfg), nxt, 429, username)
     if outcome.account is None:
         metrics.logins.labels("failed").inc()
-        return _login_page(request, "Tên đăng nhập hoặc mật khẩu không đúng.", nxt, 401, username)
+        return _login_page(request, auth.failure_message(outcome, cfg), nxt, 401, username)
     metrics.logins.labels("ok").inc()
     response = redirect(safe_next(nxt))
     auth.set_session_cookie(response, request, outcome.token)
