@@ -20,6 +20,7 @@ from web.http import principal, public, redirect, requires, safe_next
 from web.keys import CONFIG, CSRF, DB, METRICS, PRINCIPAL
 from web.pages.labels import ALL as LABELS
 from web.pages.labels import ROLE_NAMES
+from web.pages.numbers import number
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +88,7 @@ def setup_filters(env: jinja2.Environment, config: Config) -> None:
         return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
 
     env.filters["local"] = local
+    env.filters["num"] = number
     env.filters["compact"] = compact
 
 
