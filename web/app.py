@@ -112,4 +112,5 @@ def create_app(config: Config, clock: Clock | None = None) -> web.Application:
     exports.setup(app)
     pages.setup(app)
     room_page.setup(app)
+    pages.back_to_forms(app)  # last: every page route is in
     return app

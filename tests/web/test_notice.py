@@ -66,3 +66,20 @@ async def test_the_favicon_is_served_and_linked(client: TestClient[Any, Any]) ->
     assert href is not None, page[:500]
     async with client.get(href.group(1)) as resp:
         assert resp.status == 200 and resp.content_type == "image/svg+xml"
+
+
+async def test_a_failed_form_post_never_leaves_a_405_behind(as_user: Login) -> None:
+    # The finding: a failed password form left the browser at a POST-only URL; asking it
+    # again (Enter in the address bar, history) answered "Lỗi 405".
+    admin = await as_user("admin")
+    path = "/admin/accounts/2/password"
+    failed = await admin.call("POST", path, data={"password": "ngắn", "csrf_token": admin.csrf})
+    assert failed.status == 422, failed.text[:2000]
+    again = await admin.get(path)
+    assert again.status == 303 and again.headers["Location"] == "/admin/accounts/2"
+    for resource in admin.client.app.router.resources():
+        path = resource.canonical
+        if not path.startswith(("/api/", "/static")) and "POST" in {r.method for r in resource}:
+            filled = re.sub(r"\{[^}]+\}", "3", path)
+            reply = await admin.get(filled)
+            assert reply.status != 405, (path, reply.status)
