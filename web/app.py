@@ -12,7 +12,7 @@ from aiohttp import web
 from sqlalchemy import text
 
 from sessions.db import create_engine, session_factory
-from web import api, exports, live, pages, prepare, recordings, room_page
+from web import api, exports, live, openapi, pages, prepare, recordings, room_page
 from web.api.schedule import SCHEDULING, scheduling_ctx
 from web.config import Config
 from web.errors import json_error
@@ -107,6 +107,7 @@ def create_app(config: Config, clock: Clock | None = None) -> web.Application:
     app[SCHEDULING] = config.scheduling
     app.cleanup_ctx.append(scheduling_ctx)
     api.setup(app)
+    openapi.setup(app)
     live.setup(app, config.bridge)
     recordings.setup(app)  # after live: the service stops before the bridge
     exports.setup(app)
