@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -83,3 +84,34 @@ async def test_a_failed_form_post_never_leaves_a_405_behind(as_user: Login) -> N
             filled = re.sub(r"\{[^}]+\}", "3", path)
             reply = await admin.get(filled)
             assert reply.status != 405, (path, reply.status)
+
+
+TABLE = re.compile(r"<table.*?</table>", re.S)
+# The calendar grid is never empty: every day of the month or week has its cell.
+ALWAYS_FULL = {"calendar.html"}
+
+
+def test_every_list_table_has_an_empty_state_row() -> None:
+    # Tables whose rows come from a loop say so when there are none (ui.empty, or a row the
+    # script removes); the readiness figure tables and the calendar grid are always full.
+    templates = Path(__file__).resolve().parents[2] / "web" / "templates"
+    missing = []
+    for path in sorted(templates.rglob("*.html")):
+        for table in TABLE.findall(path.read_text()):
+            looped = "{% for" in table or 'id="export-rows"' in table
+            name = str(path.relative_to(templates))
+            if (
+                looped
+                and name not in ALWAYS_FULL
+                and not re.search(r"ui.empty\(|Chưa có|{% if not ", table)
+            ):
+                missing.append(name)
+    assert not missing, f"add {{{{ ui.empty(items, columns, text) }}}} to: {missing}"
+
+
+async def test_no_export_button_when_nothing_was_recorded(as_user: Login) -> None:
+    officer = await as_user("officer")
+    page = await officer.get("/sessions/1")
+    assert page.status == 200, page.text[:1000]
+    assert "data-export-url" not in page.text
+    assert "Chưa có bản ghi hình để xuất." in page.text and "Chưa có lần xuất nào." in page.text

@@ -64,6 +64,7 @@ function draw(job) {
   const pct = Math.round(job.progress * 100);
   cell(tr, bar, ` ${pct} % · ${job.state_label}`);
   cell(tr, result(job));
+  document.getElementById('export-empty')?.remove();
   const old = rows.querySelector(`tr[data-export="${job.id}"]`);
   if (old) old.replaceWith(tr);
   else rows.prepend(tr);
