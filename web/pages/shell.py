@@ -18,6 +18,7 @@ from web import auth, inbound
 from web.config import Config
 from web.http import principal, public, redirect, requires, safe_next
 from web.keys import CONFIG, CSRF, DB, METRICS, PRINCIPAL
+from web.pages.forms import max_len_of
 from web.pages.labels import ALL as LABELS
 from web.pages.labels import ROLE_NAMES
 from web.pages.numbers import number
@@ -87,6 +88,7 @@ def setup_filters(env: jinja2.Environment, config: Config) -> None:
         """A value as one line of JSON, keeping Vietnamese letters; the page escapes it."""
         return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
 
+    env.globals["max_len_of"] = max_len_of
     env.filters["local"] = local
     env.filters["num"] = number
     env.filters["compact"] = compact
