@@ -49,7 +49,10 @@ def install(app: web.Application, render: Render) -> None:
                 english = response.text or ""
                 response.content_type = "text/html"
                 response.charset = "utf-8"
-                response.text = render(400, message_for(english))
+                page = render(400, message_for(english)).encode("utf-8")
+                response.body = page
+                # The headers were prepared before this hook: the length is the new body's.
+                response.headers["Content-Length"] = str(len(page))
             await super()._prepare_hook(response)
 
     def factory(

@@ -20,6 +20,7 @@ async def test_an_overlong_url_gets_our_page(client: TestClient[Any, Any]) -> No
     assert reply.headers["content-type"].startswith("text/html")
     assert "quá dài" in text and '<html lang="vi">' in text, text
     assert "Got more than" not in text and "aaaa" not in text
+    assert int(reply.headers["content-length"]) == len(reply.body)  # a browser reads that much
 
 
 async def test_an_overlong_header_gets_our_page(client: TestClient[Any, Any]) -> None:
