@@ -12,7 +12,7 @@ from aiohttp import web
 from sqlalchemy import text
 
 from sessions.db import create_engine, session_factory
-from web import api, exports, live, openapi, pages, prepare, recordings, room_page
+from web import api, exports, inbound, live, openapi, pages, prepare, recordings, room_page
 from web.api.schedule import SCHEDULING, scheduling_ctx
 from web.config import Config
 from web.errors import json_error
@@ -50,7 +50,7 @@ async def metrics(request: web.Request) -> web.StreamResponse:
     """Prometheus metrics, for this machine or a scraper holding TIEPDAN_METRICS_TOKEN."""
     token = request.app[CONFIG].metrics_token
     if not is_loopback(request.remote) and not bearer_matches(
-        request.headers.get("Authorization"), token
+        inbound.header(request, "Authorization"), token
     ):
         return json_error(
             403,
