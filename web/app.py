@@ -12,7 +12,7 @@ from aiohttp import web
 from sqlalchemy import text
 
 from sessions.db import create_engine, session_factory
-from web import api, exports, live, pages, recordings, room_page
+from web import api, exports, inbound, live, openapi, pages, prepare, recordings, room_page
 from web.api.schedule import SCHEDULING, scheduling_ctx
 from web.config import Config
 from web.errors import json_error
@@ -50,7 +50,7 @@ async def metrics(request: web.Request) -> web.StreamResponse:
     """Prometheus metrics, for this machine or a scraper holding TIEPDAN_METRICS_TOKEN."""
     token = request.app[CONFIG].metrics_token
     if not is_loopback(request.remote) and not bearer_matches(
-        request.headers.get("Authorization"), token
+        inbound.header(request, "Authorization"), token
     ):
         return json_error(
             403,
@@ -61,6 +61,15 @@ async def metrics(request: web.Request) -> web.StreamResponse:
     body = request.app[METRICS].render()
     return web.Response(
         body=body, headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"}
+    )
+
+
+@public
+async def favicon(request: web.Request) -> web.StreamResponse:
+    """Browsers ask for /favicon.ico whatever the page links to (feeds, bookmarks, tabs)."""
+    return web.FileResponse(
+        HERE / "static" / "favicon.svg",
+        headers={"Content-Type": "image/svg+xml", "Cache-Control": "max-age=86400"},
     )
 
 
@@ -90,15 +99,19 @@ def create_app(config: Config, clock: Clock | None = None) -> web.Application:
         context_processors=[pages.context],
     )
     pages.setup_filters(env, config)
+    prepare.install(app, lambda status, message: pages.error_html(env, status, message))
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
+    app.router.add_get("/favicon.ico", favicon)
     app.router.add_static("/static", HERE / "static", name="static")
     app[SCHEDULING] = config.scheduling
     app.cleanup_ctx.append(scheduling_ctx)
     api.setup(app)
+    openapi.setup(app)
     live.setup(app, config.bridge)
     recordings.setup(app)  # after live: the service stops before the bridge
     exports.setup(app)
     pages.setup(app)
     room_page.setup(app)
+    pages.back_to_forms(app)  # last: every page route is in
     return app

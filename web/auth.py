@@ -97,6 +97,9 @@ class LoginOutcome:
     token: str = ""
     csrf_token: str = ""
     locked: bool = False
+    # Failures the name may still have before it locks: counted in its own "user:" bucket,
+    # which every name has, real or made up, so the number says nothing of the account.
+    remaining: int | None = None
 
 
 async def _throttle_rows(db: AsyncSession, keys: list[str]) -> list[LoginThrottle]:
@@ -186,7 +189,10 @@ async def login(request: web.Request, username: str, password: str) -> LoginOutc
                     else "bad_credentials"
                 },
             )
-            return LoginOutcome(None, locked=_locked([name, address, guesses], now))
+            remaining = max(cfg.login_max_failures - name.failures, 0)
+            return LoginOutcome(
+                None, locked=_locked([name, address, guesses], now), remaining=remaining
+            )
         # Only the account's count: a valid login must not wipe the address's record of
         # guesses at other accounts.
         name.failures, name.locked_until = 0, None
@@ -213,6 +219,19 @@ async def login(request: web.Request, username: str, password: str) -> LoginOutc
             unit_id=account.unit_id,
         )
     return LoginOutcome(account, token, csrf)
+
+
+def failure_message(outcome: LoginOutcome, cfg: Config) -> str:
+    """What a failed sign-in is told: the same words for a made-up name as for a real one."""
+    if outcome.locked:
+        return f"Đăng nhập sai quá nhiều lần. Vui lòng thử lại sau {cfg.login_lock_minutes} phút."
+    text = "Tên đăng nhập hoặc mật khẩu không đúng."
+    if outcome.remaining is not None:
+        text += (
+            f" Còn {outcome.remaining} lần thử; sai thêm {outcome.remaining} lần nữa thì tên "
+            f"đăng nhập này bị khóa {cfg.login_lock_minutes} phút."
+        )
+    return text
 
 
 def set_session_cookie(response: web.StreamResponse, request: web.Request, token: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import getpass
 import os
 import secrets
@@ -43,13 +44,40 @@ def cmd_serve(config: Config, args: argparse.Namespace) -> int:
 
     upgrade(config.database.url)
     app = create_app(config)
-    print(
-        f"tiepdan: phục vụ tại {config.public_base_url} (lắng nghe {config.host}:{config.port})",
-        flush=True,
+    serving = (
+        f"tiepdan: phục vụ tại {config.public_base_url} (lắng nghe {config.host}:{config.port})"
     )
     loop = new_event_loop(config.event_loop)
-    web.run_app(app, host=config.host, port=config.port, print=None, access_log=None, loop=loop)
+    try:
+        # run_app calls `print` once the socket is bound: say "serving" only then.
+        web.run_app(
+            app,
+            host=config.host,
+            port=config.port,
+            print=lambda _: print(serving, flush=True),
+            access_log=None,
+            loop=loop,
+        )
+    except OSError as exc:
+        if exc.errno not in (errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL):
+            raise
+        print(_bind_failure(config, exc.errno), file=sys.stderr)
+        return 1
     return 0
+
+
+def _bind_failure(config: Config, code: int | None) -> str:
+    where = f"{config.host}:{config.port}"
+    if code == errno.EADDRINUSE:
+        why = f"cổng {config.port} đang được một chương trình khác dùng ({where})"
+    elif code == errno.EACCES:
+        why = f"không có quyền mở cổng {config.port} ({where})"
+    else:
+        why = f"địa chỉ {config.host} không có trên máy này ({where})"
+    return (
+        f"tiepdan: không mở được máy chủ: {why}; "
+        "đổi biến môi trường TIEPDAN_PORT (hoặc TIEPDAN_HOST) rồi chạy lại."
+    )
 
 
 def cmd_db_upgrade(config: Config, args: argparse.Namespace) -> int:
@@ -162,62 +190,100 @@ def cmd_bench_bridge(config: Config, args: argparse.Namespace) -> int:
     from bridge.bench import run_bench
 
     if args.endpoints < 1 or args.duration <= 0:
-        raise ValueError("--endpoints must be at least 1 and --duration positive")
+        raise ValueError("--endpoints phải từ 1 trở lên và --duration phải lớn hơn 0")
     run_bench(args.endpoints, args.duration, args.json)
     return 0
 
 
+class _Formatter(argparse.HelpFormatter):
+    def add_usage(self, usage: Any, actions: Any, groups: Any, prefix: str | None = None) -> None:
+        super().add_usage(usage, actions, groups, "Cách dùng: " if prefix is None else prefix)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with its own words in Vietnamese: the operator reads them."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _Formatter)
+        kwargs["add_help"] = False
+        super().__init__(*args, **kwargs)
+        self._positionals.title = "đối số"
+        self._optionals.title = "tùy chọn"
+        self.add_argument("-h", "--help", action="help", help="in hướng dẫn này rồi thoát")
+
+    def error(self, message: str) -> Any:
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog}: lỗi: {message}\n")
+
+
+def _commands(p: argparse.ArgumentParser, dest: str) -> Any:
+    return p.add_subparsers(dest=dest, required=True, title="lệnh", metavar="LỆNH")
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="tiepdan", description="Hệ thống tiếp công dân trực tuyến")
-    sub = p.add_subparsers(dest="command", required=True)
-    sub.add_parser("serve", help="serve the web app and the bridge").set_defaults(func=cmd_serve)
-    db = sub.add_parser("db", help="database").add_subparsers(dest="db_command", required=True)
-    up = db.add_parser("upgrade", help="apply migrations")
-    up.add_argument("revision", nargs="?", default="head")
+    p = _Parser(prog="tiepdan", description="Hệ thống tiếp công dân trực tuyến")
+    sub = _commands(p, "command")
+    sub.add_parser(
+        "serve",
+        help="chạy ứng dụng web và cầu truyền hình",
+        description="Chạy ứng dụng web và cầu truyền hình; địa chỉ, cổng và mọi thiết lập "
+        "đọc từ các biến môi trường TIEPDAN_ (xem README).",
+    ).set_defaults(func=cmd_serve)
+    db = _commands(sub.add_parser("db", help="cơ sở dữ liệu"), "db_command")
+    up = db.add_parser("upgrade", help="cập nhật cấu trúc cơ sở dữ liệu (migration)")
+    up.add_argument("revision", nargs="?", default="head", help="phiên bản đích (mặc định: head)")
     up.set_defaults(func=cmd_db_upgrade)
-    sub.add_parser("seed-demo", help="seed the demo province into an empty database").set_defaults(
+    sub.add_parser("seed-demo", help="tạo tỉnh mẫu trong cơ sở dữ liệu còn trống").set_defaults(
         func=cmd_seed_demo
     )
-    user = sub.add_parser("user", help="accounts").add_subparsers(
-        dest="user_command", required=True
-    )
-    add = user.add_parser("add", help="create an account")
-    add.add_argument("username")
-    add.add_argument("--full-name", required=True)
-    add.add_argument("--role", action="append", required=True, choices=[r.value for r in Role])
-    add.add_argument("--unit-id", type=int)
-    add.add_argument("--endpoint-id", type=int)
+    user = _commands(sub.add_parser("user", help="tài khoản"), "user_command")
+    add = user.add_parser("add", help="tạo tài khoản")
+    add.add_argument("username", help="tên đăng nhập")
+    add.add_argument("--full-name", required=True, help="họ và tên")
     add.add_argument(
-        "--province-name", default="Tỉnh", help="name of the province root if none exists"
+        "--role",
+        action="append",
+        required=True,
+        choices=[r.value for r in Role],
+        help="vai trò (nhắc lại để cấp nhiều vai trò)",
     )
-    add.add_argument("--password-stdin", action="store_true")
+    add.add_argument("--unit-id", type=int, help="mã số đơn vị (mặc định: đơn vị gốc của tỉnh)")
+    add.add_argument("--endpoint-id", type=int, help="mã số điểm cầu (cán bộ đầu mối)")
+    add.add_argument(
+        "--province-name",
+        default="Tỉnh",
+        help="tên tỉnh, dùng khi cơ sở dữ liệu chưa có đơn vị gốc (mặc định: Tỉnh)",
+    )
+    add.add_argument(
+        "--password-stdin", action="store_true", help="đọc mật khẩu từ dòng đầu của stdin"
+    )
     add.set_defaults(func=cmd_user_add)
-    pw = user.add_parser("passwd", help="set an account's password")
-    pw.add_argument("username")
-    pw.add_argument("--password-stdin", action="store_true")
+    pw = user.add_parser("passwd", help="đặt mật khẩu mới cho tài khoản")
+    pw.add_argument("username", help="tên đăng nhập")
+    pw.add_argument(
+        "--password-stdin", action="store_true", help="đọc mật khẩu từ dòng đầu của stdin"
+    )
     pw.set_defaults(func=cmd_user_passwd)
-    rec = sub.add_parser("recording", help="recordings").add_subparsers(
-        dest="recording_command", required=True
-    )
+    rec = _commands(sub.add_parser("recording", help="bản ghi hình"), "recording_command")
     verify = rec.add_parser(
-        "verify", help="re-read a session's recordings from the store against the manifests"
+        "verify", help="đọc lại các bản ghi của một phiên trong kho, đối chiếu với bản kê (SHA-256)"
     )
-    verify.add_argument("session", type=int, help="the reception session's id")
+    verify.add_argument("session", type=int, help="mã số phiên tiếp công dân")
     verify.set_defaults(func=cmd_recording_verify)
-    bench = sub.add_parser("bench", help="benchmarks").add_subparsers(
-        dest="bench_command", required=True
+    bench = _commands(sub.add_parser("bench", help="đo hiệu năng"), "bench_command")
+    bench_rec = bench.add_parser(
+        "recording", help="CPU, bộ nhớ của việc ghi hình; xuất video; tải lên S3"
     )
-    bench_rec = bench.add_parser("recording", help="recorder CPU/memory, export, S3 upload")
-    bench_rec.add_argument("--json", action="store_true", help="one JSON object on the last line")
+    bench_rec.add_argument("--json", action="store_true", help="dòng cuối là một đối tượng JSON")
     bench_rec.set_defaults(func=cmd_bench_recording)
     bench_br = bench.add_parser(
-        "bridge", help="forwarding CPU, latency, loss vs a transcoding relay"
+        "bridge", help="CPU, độ trễ, mất gói khi chuyển tiếp, so với chuyển mã"
     )
     bench_br.add_argument(
-        "--endpoints", type=int, default=30, help="endpoints besides the central one"
+        "--endpoints", type=int, default=30, help="số điểm cầu ngoài điểm cầu trung tâm"
     )
-    bench_br.add_argument("--duration", type=float, default=20.0, help="seconds of media")
-    bench_br.add_argument("--json", action="store_true", help="one JSON object on the last line")
+    bench_br.add_argument("--duration", type=float, default=20.0, help="số giây truyền hình")
+    bench_br.add_argument("--json", action="store_true", help="dòng cuối là một đối tượng JSON")
     bench_br.set_defaults(func=cmd_bench_bridge)
     return p
 

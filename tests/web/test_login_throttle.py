@@ -116,3 +116,15 @@ async def test_failed_logins_of_a_new_name_at_the_same_moment_are_both_refused_p
             *(request(client, "POST", "/api/v1/auth/login", json=body) for _ in range(2))
         )
         assert [r.status for r in replies] == [401, 401], [r.body for r in replies]
+
+
+async def test_each_failure_says_how_many_attempts_remain(client: TestClient[Any, Any]) -> None:
+    # The finding: the lock came without warning.
+    real = [await _login(client, "archivist", f"wrong-{i}") for i in range(MAX_FAILURES)]
+    made_up = [await _login(client, "khong.ton.tai", f"wrong-{i}") for i in range(MAX_FAILURES)]
+    for replies in (real, made_up):
+        messages = [r.body["error"]["message"] for r in replies]
+        assert "Còn 2 lần thử" in messages[0] and "khóa 10 phút" in messages[0], messages
+        assert "Còn 1 lần thử" in messages[1], messages
+        assert "thử lại sau 10 phút" in messages[2], messages
+    assert [r.body for r in real] == [r.body for r in made_up]

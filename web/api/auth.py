@@ -11,9 +11,6 @@ from web.http import ok, principal, public, requires
 from web.keys import CONFIG, CSRF, DB, METRICS
 from web.validation import Fields, read_json
 
-LOCKED = "Đăng nhập sai quá nhiều lần. Vui lòng thử lại sau {minutes} phút."
-BAD = "Tên đăng nhập hoặc mật khẩu không đúng."
-
 
 @public
 async def login(request: web.Request) -> web.StreamResponse:
@@ -27,10 +24,10 @@ async def login(request: web.Request) -> web.StreamResponse:
     metrics, cfg = request.app[METRICS], request.app[CONFIG]
     if outcome.locked:
         metrics.logins.labels("locked").inc()
-        raise TooMany(LOCKED.format(minutes=cfg.login_lock_minutes))
+        raise TooMany(auth.failure_message(outcome, cfg))
     if outcome.account is None:
         metrics.logins.labels("failed").inc()
-        raise Unauthorized(BAD)
+        raise Unauthorized(auth.failure_message(outcome, cfg))
     metrics.logins.labels("ok").inc()
     data = serialize.account(outcome.account, cfg.tz) | {"csrf_token": outcome.csrf_token}
     response = ok({"account": data, "csrf_token": outcome.csrf_token})

@@ -29,6 +29,26 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _SECRET = frozenset({"password", "password_again", "csrf_token"})
 
 
+DEFAULT_MAX_LEN = 200
+# The longest text a page form's field takes when its handler names no other limit. The
+# handlers (Form.text) and the templates (ui.field's maxlength) both read it, so a browser
+# stops typing where the server would refuse; tests/web/test_maxlength.py posts one more.
+MAX_LEN = {
+    "username": 64,
+    "password": 1024,
+    "password_again": 1024,
+    "phone": 32,
+    "contact_phone": 32,
+    "code": 32,
+    "level_code": 32,
+    "location": 300,
+}
+
+
+def max_len_of(name: str) -> int:
+    return MAX_LEN.get(name, DEFAULT_MAX_LEN)
+
+
 class Form:
     """A form's values (to show again) and its errors by field (to show next to each field)."""
 
@@ -52,7 +72,8 @@ class Form:
     def has(self, name: str, value: str = "on") -> bool:
         return value in self.data.getall(name, [])
 
-    def text(self, name: str, *, required: bool = False, max_len: int = 200) -> str | None:
+    def text(self, name: str, *, required: bool = False, max_len: int | None = None) -> str | None:
+        max_len = max_len_of(name) if max_len is None else max_len
         value = self.data.get(name, "")
         if _CONTROL.search(value):
             self.errors[name] = "chứa ký tự điều khiển không hợp lệ"

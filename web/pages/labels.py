@@ -90,7 +90,89 @@ AUDIT_ACTIONS = {
     "session.create": "Tạo phiên",
     "session.update": "Sửa phiên",
     "session.cancel": "Hủy phiên",
+    "session.open": "Mở phiên",
+    "session.close": "Đóng phiên",
+    "calendar.put": "Sửa lịch ngày nghỉ, ngày làm bù",
+    "calendar.delete": "Xóa ngày khỏi lịch nghỉ",
+    "readiness.check": "Kiểm tra kết nối điểm cầu",
+    "recording.start": "Bắt đầu ghi hình",
+    "recording.stop": "Dừng ghi hình",
+    "recording.changed": "Bản ghi thay đổi trạng thái",
+    "recording.manifest": "Lập bản kê bản ghi",
+    "recording.replay": "Xem lại bản ghi",
+    "recording.download": "Tải bản ghi",
+    "export.request": "Yêu cầu trích xuất",
+    "export.done": "Trích xuất xong",
+    "export.failed": "Trích xuất thất bại",
+    "export.download": "Tải tệp trích xuất",
 }
+
+DENIED = ".denied"
+
+
+def audit_action(code: str) -> str:
+    """An action in words; "X.denied" (a refused attempt at X) as X's words, refused."""
+    if code.endswith(DENIED) and code[: -len(DENIED)] in AUDIT_ACTIONS:
+        return AUDIT_ACTIONS[code[: -len(DENIED)]] + " (bị từ chối)"
+    return AUDIT_ACTIONS.get(code, code)
+
+
+# The keys and coded values of audit details, in words.
+DETAIL_KEYS = {
+    "surface": "Nơi xem",
+    "case_id": "Hồ sơ",
+    "session_id": "Phiên",
+    "session_ids": "Các phiên",
+    "reason": "Lý do",
+    "fields": "Trường đã sửa",
+    "roles": "Vai trò",
+    "before": "Trước",
+    "after": "Sau",
+    "error": "Lỗi",
+    "key": "Tệp",
+    "sha256": "SHA-256",
+    "size": "Dung lượng (byte)",
+    "files": "Số tệp",
+    "run_key": "Lượt ghi",
+    "protected_cases": "Hồ sơ có danh tính bảo mật",
+    "passed": "Đạt",
+    "figures": "Số đo",
+    "date": "Ngày",
+    "kind": "Loại",
+    "name": "Tên",
+    "weekday": "Thứ",
+    "state": "Trạng thái",
+}
+
+DETAIL_VALUES = {
+    "bad_credentials": "sai tên đăng nhập hoặc mật khẩu",
+    "inactive": "tài khoản đã bị khóa",
+    **{role.value: name for role, name in ROLE_NAMES.items()},
+}
+
+
+def _value(value: object) -> str:
+    from web.pages.numbers import number
+
+    if isinstance(value, bool):
+        return "có" if value else "không"
+    if isinstance(value, int | float):
+        return number(value)
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, list | tuple):
+        return ", ".join(_value(v) for v in value) or "—"
+    if isinstance(value, dict):
+        return "; ".join(
+            f"{DETAIL_KEYS.get(str(k), str(k))}: {_value(v)}" for k, v in value.items()
+        )
+    return DETAIL_VALUES.get(str(value), str(value))
+
+
+def audit_detail(detail: dict[str, object] | None) -> list[tuple[str, str]]:
+    """An audit record's detail as (label, value) lines a person reads, not JSON."""
+    return [(DETAIL_KEYS.get(k, k), _value(v)) for k, v in (detail or {}).items()]
+
 
 OBJECT_TYPES = {
     "account": "Tài khoản",
@@ -99,6 +181,9 @@ OBJECT_TYPES = {
     "citizen": "Công dân",
     "case": "Hồ sơ",
     "session": "Phiên",
+    "recording": "Bản ghi",
+    "export": "Tệp trích xuất",
+    "calendar_day": "Ngày trong lịch",
 }
 
 READINESS_STATES = {

@@ -5,12 +5,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from aiohttp import web
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sessions import receptions
 from sessions.access import Perm
 from sessions.db import transaction
-from sessions.models import AgendaItem, Attendee, CaseFile, ReceptionSession, SessionState
+from sessions.models import (
+    AgendaItem,
+    Attendee,
+    CaseFile,
+    ReceptionSession,
+    RecordingRecord,
+    RecordingState,
+    SessionState,
+)
 from web.auth import audit_context
 from web.exports import export_views
 from web.http import principal, requires
@@ -86,6 +95,17 @@ async def _attendees(db: AsyncSession, items: list[Attendee]) -> list[AttendeeRo
     ]
 
 
+async def _has_stored_recordings(db: AsyncSession, session_id: int) -> bool:
+    """Whether there is anything to export: a recording the store holds, finalized."""
+    stored = (RecordingState.STORED, RecordingState.REPAIRED)
+    found = await db.scalar(
+        select(RecordingRecord.id)
+        .where(RecordingRecord.session_id == session_id, RecordingRecord.state.in_(stored))
+        .limit(1)
+    )
+    return found is not None
+
+
 @requires(Perm.SESSIONS_READ)
 async def session_detail(request: web.Request) -> web.StreamResponse:
     p = principal(request)
@@ -101,6 +121,7 @@ async def session_detail(request: web.Request) -> web.StreamResponse:
             "agenda": await _agenda(db, request, s),
             "can_read_cases": p.can(Perm.CASES_READ),
             "can_schedule": p.can(Perm.SESSIONS_WRITE) and s.state in receptions.EDITABLE,
+            "exportable": await _has_stored_recordings(db, s.id),
             "exports": await export_views(db, request, session_id=s.id)
             if p.can(Perm.CASES_READ)
             else [],

@@ -18,8 +18,10 @@ from web import auth, inbound
 from web.config import Config
 from web.http import principal, public, redirect, requires, safe_next
 from web.keys import CONFIG, CSRF, DB, METRICS, PRINCIPAL
+from web.pages.forms import max_len_of
 from web.pages.labels import ALL as LABELS
 from web.pages.labels import ROLE_NAMES
+from web.pages.numbers import number
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +88,9 @@ def setup_filters(env: jinja2.Environment, config: Config) -> None:
         """A value as one line of JSON, keeping Vietnamese letters; the page escapes it."""
         return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
 
+    env.globals["max_len_of"] = max_len_of
     env.filters["local"] = local
+    env.filters["num"] = number
     env.filters["compact"] = compact
 
 
@@ -96,6 +100,12 @@ def render_error(
     """The error page: the message, and the bad inputs by name as the API's `fields`."""
     data = {"status": status, "message": message, "fields": fields or {}}
     return aiohttp_jinja2.render_template("error.html", request, data, status=status)
+
+
+def error_html(env: jinja2.Environment, status: int, message: str) -> str:
+    """The error page outside any request (no account, no navigation)."""
+    data = {"status": status, "message": message, "fields": {}, "nav": [], "path": "/"}
+    return env.get_template("error.html").render(data)
 
 
 @public
@@ -144,11 +154,10 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     metrics, cfg = request.app[METRICS], request.app[CONFIG]
     if outcome.locked:
         metrics.logins.labels("locked").inc()
-        msg = f"Đăng nhập sai quá nhiều lần. Vui lòng thử lại sau {cfg.login_lock_minutes} phút."
-        return _login_page(request, msg, nxt, 429, username)
+        return _login_page(request, auth.failure_message(outcome, cfg), nxt, 429, username)
     if outcome.account is None:
         metrics.logins.labels("failed").inc()
-        return _login_page(request, "Tên đăng nhập hoặc mật khẩu không đúng.", nxt, 401, username)
+        return _login_page(request, auth.failure_message(outcome, cfg), nxt, 401, username)
     metrics.logins.labels("ok").inc()
     response = redirect(safe_next(nxt))
     auth.set_session_cookie(response, request, outcome.token)

@@ -2,6 +2,8 @@
 // the API (with the page's CSRF token) and each unfinished job's progress is polled from
 // GET /api/v1/exports/{id} until it is done or failed. Rows are drawn from the API's JSON.
 
+import { formatMegabytes, formatNumber } from './numbers.js';
+
 const POLL_MS = 1000;
 const rows = document.getElementById('export-rows');
 const errorBox = document.getElementById('export-error');
@@ -36,12 +38,12 @@ function result(job) {
     const link = document.createElement('a');
     link.href = job.download_url;
     link.textContent = 'Tải MP4';
-    const size = ((job.size_bytes ?? 0) / 1048576).toFixed(1);
-    const seconds = ((job.duration_ms ?? 0) / 1000).toFixed(1);
+    const size = formatMegabytes(job.size_bytes);
+    const seconds = formatNumber((job.duration_ms ?? 0) / 1000, 1);
     const hash = document.createElement('code');
     hash.className = 'hash';
     hash.textContent = job.sha256;
-    span.append(link, ` · ${seconds} giây, ${size} MB · SHA-256 `, hash);
+    span.append(link, ` · ${seconds} giây, ${size} · SHA-256 `, hash);
   } else if (job.state === 'failed') {
     span.className = 'error';
     span.textContent = job.error ?? 'Lỗi';
@@ -62,6 +64,7 @@ function draw(job) {
   const pct = Math.round(job.progress * 100);
   cell(tr, bar, ` ${pct} % · ${job.state_label}`);
   cell(tr, result(job));
+  document.getElementById('export-empty')?.remove();
   const old = rows.querySelector(`tr[data-export="${job.id}"]`);
   if (old) old.replaceWith(tr);
   else rows.prepend(tr);

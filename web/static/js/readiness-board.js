@@ -2,6 +2,8 @@
 // every new one pushed by GET /api/v1/readiness/stream (Server-Sent Events); countdowns run
 // on the server's clock (the board carries it as `now`).
 
+import { formatNumber } from "./numbers.js";
+
 const $ = (id) => document.getElementById(id);
 const STATES = { pending: "Chưa kiểm tra", passed: "Đạt", failed: "Không đạt", overdue: "Quá hạn" };
 const WEEKDAYS = ["Chủ nhật", "Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy"];
@@ -46,7 +48,7 @@ export function countdown(deadlineIso, nowMs) {
 
 /** One set of figures on a line, with decimal commas; "–" for what was not measured. */
 export function figuresLine(f) {
-  const n = (x, d = 0) => (x == null ? "–" : Number(x).toFixed(d).replace(".", ","));
+  const n = formatNumber;
   return `RTT ${n(f.rtt_ms)} ms · mất gói ${n(f.loss_pct, 1)}% · jitter ${n(f.jitter_ms, 1)} ms · ${n(f.bitrate_kbps)} kbit/s · ${n(f.fps)} khung/giây · ${f.width ?? 0}×${f.height ?? 0}${f.audio_level_seen ? " · có tiếng" : " · không có tiếng"}`;
 }
 

@@ -6,6 +6,7 @@
 // decisive), so the page leaves the room only once it has the verdict.
 
 import { BridgeClient } from "./bridge-protocol.js";
+import { formatNumber } from "./numbers.js";
 import { LevelMeter, fillSelect, listDevices, mediaErrorText, openMedia } from "./room-devices.js";
 
 const $ = (id) => document.getElementById(id);
@@ -29,7 +30,7 @@ function jsonData(name, fallback) {
   }
 }
 
-const num = (x, digits = 0) => (x == null ? "–" : x.toFixed(digits).replace(".", ","));
+const num = formatNumber;
 
 // -- measuring: samples of getStats, reduced to the figures the server judges ------------
 
