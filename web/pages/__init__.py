@@ -13,6 +13,7 @@ from web.pages import (
     auditlog,
     calendar,
     casefiles,
+    intake,
     readiness,
     receptions,
     shell,
@@ -23,7 +24,7 @@ __all__ = ["context", "render_error", "setup", "setup_filters"]
 
 
 def setup(app: web.Application) -> None:
-    for module in (shell, receptions, casefiles, admin_units, admin_accounts, auditlog):
+    for module in (shell, receptions, intake, casefiles, admin_units, admin_accounts, auditlog):
         module.setup(app)
     readiness.setup(app)
     calendar.setup(app)

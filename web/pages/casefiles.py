@@ -17,7 +17,8 @@ from web.exports import export_views
 from web.http import principal, requires
 from web.keys import DB
 from web.pages import lookup
-from web.pages.forms import pager, render
+from web.pages.forms import Form, pager, render
+from web.pages.intake import case_extras
 from web.pages.labels import CASE_KINDS, CASE_STATUSES
 from web.recordings import case_attachment_views
 from web.validation import page_request, path_id, query_choice
@@ -49,11 +50,25 @@ async def case_list(request: web.Request) -> web.StreamResponse:
 
 @requires(Perm.CASES_READ)
 async def case_detail(request: web.Request) -> web.StreamResponse:
-    view = await view_case(request, path_id(request))
+    return await case_page(request, path_id(request), 200)
+
+
+async def case_page(
+    request: web.Request,
+    case_id: int,
+    status: int,
+    *,
+    upload_form: Form | None = None,
+    clearance_form: Form | None = None,
+    revoke_form: Form | None = None,
+) -> web.StreamResponse:
+    """The case page; a form of it that failed (upload, clearance) is shown with its errors."""
+    view = await view_case(request, case_id)
     async with request.app[DB]() as db:
         unit = await lookup.unit_names(db, [view.case.handling_unit_id])
         recs = await case_attachment_views(db, principal(request), view.case.id, request)
         exported = await export_views(db, request, case_id=view.case.id)
+        extras = await case_extras(db, request, view.case.id)
     return render(
         "cases/detail.html",
         request,
@@ -64,7 +79,12 @@ async def case_detail(request: web.Request) -> web.StreamResponse:
             "recordings": recs,
             "exports": exported,
             "export_sessions": sorted({a["session_id"] for a in recs}),
+            "upload_form": upload_form or Form(),
+            "clearance_form": clearance_form or Form(),
+            "revoke_form": revoke_form or Form(),
+            **extras,
         },
+        status,
     )
 
 
