@@ -14,8 +14,11 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
 from sessions.models import AuditRecord, CaseDocument, CaseFile, Citizen, Unit
-from tests.web.conftest import Caller, Login, Reply
+from tests.conftest import seed
+from tests.support import FakeClock
+from tests.web.conftest import Caller, Login, Reply, sign_in
 from tests.web.routekit import snapshot
+from web.app import create_app
 from web.config import Config
 from web.keys import DB
 
@@ -311,3 +314,19 @@ async def test_grant_list_and_revoke_clearances(client: Client, as_user: Login) 
     assert await snapshot(client) == before
     never = await officer.call("DELETE", f"{path}/{stranger.account_id}")
     assert never.status == 422
+
+
+async def test_an_upload_may_be_larger_than_a_json_body(
+    aiohttp_client: Any, config: Config, clock: FakeClock
+) -> None:
+    """A scan is bigger than the app's body limit (1 MB): an upload route reads up to a
+    batch of documents, and the CSRF check before it does too."""
+    roomy = dataclasses.replace(config, max_document_bytes=3 * 1024 * 1024)
+    assert roomy.max_body_bytes < 2 * 1024 * 1024
+    await seed(roomy.database.url, clock.now)
+    client = await aiohttp_client(create_app(roomy, clock))
+    officer = await sign_in(client, "officer")
+    scan = b"%PDF-" + b"0" * (2 * 1024 * 1024)
+    reply = await upload(officer, (await ids(client))["ordinary"], ("ban-chup.pdf", scan))
+    assert reply.status == 201, reply.text[:500]
+    assert reply.body["items"][0]["sha256"] == hashlib.sha256(scan).hexdigest()
