@@ -338,3 +338,11 @@ async def test_uncleared_account_cannot_print_a_denunciation_receipt(
     assert "Vũ Đức Cường" not in body
     async with client.app[DB]() as db:
         assert await db.scalar(select(CaseFile.id).where(CaseFile.id == the["denunciation"]))
+
+
+async def test_a_party_number_too_large_for_an_id_is_an_error_not_a_crash(client: Client) -> None:
+    csrf = await login(client, "officer")
+    form = [("kind", "complaint"), ("party_citizen_id", "9" * 30), ("party_role", "lawyer")]
+    status, _, body = await post_form(client, "/cases/new", form, csrf)
+    assert status == 422, body[:2000]
+    assert "phải là số nguyên dương" in body

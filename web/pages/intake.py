@@ -34,7 +34,7 @@ from web.keys import CONFIG, DB
 from web.pages import lookup
 from web.pages.forms import Form, read_form, render, save
 from web.pages.labels import CASE_KINDS, CASE_STATUSES, CITIZEN_ROLES, SUBJECT_AREAS
-from web.validation import path_id, query_text
+from web.validation import MAX_ID, ascii_int, path_id, query_text
 
 BLANK_PARTY_ROWS = 3
 MAX_PARTIES = 200
@@ -256,11 +256,9 @@ async def _case_form_page(
                 )
         form = form or Form.of({"handling_unit_id": p.unit_id})
         rows = _rows(form)
-        ids = [
-            int(r["citizen_id"])
-            for r in rows
-            if r["citizen_id"].isascii() and r["citizen_id"].isdigit()
-        ]
+        # Only ids that are ids: a typed "99999999999" must not reach the database.
+        parsed = (ascii_int(r["citizen_id"].strip(), 1, MAX_ID) for r in rows)
+        ids = [i for i in parsed if i is not None]
         shown = await identity.identities(
             db, audit_context(request), ids, surface="case-form", case_id=case_id
         )
