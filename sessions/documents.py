@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sessions import identity
 from sessions.access import Principal
-from sessions.cases import get_case_row, is_cleared
+from sessions.cases import get_case_row
 from sessions.errors import Forbidden, NotFound
 from sessions.models import Account, CaseDocument, CaseFile
 
@@ -65,8 +65,8 @@ class DocumentView:
 
 
 async def may_read(db: AsyncSession, p: Principal, case: CaseFile) -> bool:
-    """Documents of a protected case: only accounts cleared for it."""
-    return not identity.is_protected_case(case) or await is_cleared(db, p, case.id)
+    """Documents of a protected case: only accounts cleared for it (`sessions.identity`)."""
+    return await identity.may_see_case_material(db, p, case)
 
 
 async def writable_case(db: AsyncSession, p: Principal, case_id: int) -> CaseFile:
