@@ -13,6 +13,7 @@ from sessions import identity
 from sessions.access import CLEARABLE_ROLES, Principal
 from sessions.audit import AuditContext
 from sessions.errors import Conflict, Forbidden, Invalid, NotFound
+from sessions.groups import representatives_problem
 from sessions.identity import PROTECTED_KINDS
 from sessions.models import (
     Account,
@@ -33,6 +34,7 @@ from sessions.units import in_scope, scoped_unit
 
 ID_NUMBER_RE = re.compile(r"^[0-9]{9}$|^[0-9]{12}$")  # CMND (9) or CCCD (12 digits)
 CASE_CODE_RE = re.compile(r"^[A-Za-z0-9./_-]{1,40}$")
+MAX_DUPLICATES = 20
 
 
 def _unit_scope(column: Any, p: Principal) -> Any:
@@ -165,6 +167,42 @@ async def update_citizen(
     return row
 
 
+async def possible_duplicates(
+    db: AsyncSession, p: Principal, data: CitizenInput, exclude_id: int | None = None
+) -> list[Citizen]:
+    """Citizens already recorded with the same ID number, or the same name and address
+    (diacritics and case ignored), among those `p` may see: a citizen hidden from `p` is not
+    hinted at, not even by "a duplicate exists"."""
+    id_number = (data.id_number or "").strip()
+    name_key = search_key(data.full_name or "")
+    address_key = search_key(data.address or "")
+    conditions = []
+    if id_number:
+        conditions.append(Citizen.id_number == id_number)
+    if name_key:
+        conditions.append(Citizen.name_key == name_key)
+    if not conditions:
+        return []
+    stmt = (
+        select(Citizen)
+        .where(
+            or_(*conditions),
+            _unit_scope(Citizen.unit_id, p),
+            Citizen.id.not_in(identity.hidden_from(p)),
+        )
+        .order_by(Citizen.id)
+    )
+    if exclude_id is not None:
+        stmt = stmt.where(Citizen.id != exclude_id)
+    out = []
+    for row in await db.scalars(stmt):
+        same_id = bool(id_number) and row.id_number == id_number
+        same_place = row.name_key == name_key and search_key(row.address) == address_key
+        if same_id or same_place:
+            out.append(row)
+    return out[:MAX_DUPLICATES]
+
+
 # Case files -----------------------------------------------------------------------------
 
 
@@ -286,16 +324,26 @@ class CaseInput:
     status: CaseStatus | None = None
     handling_unit_id: int | None = None
     national_code: str | None = None
+    # 0 clears it: not a group.
+    group_size: int | None = None
     parties: tuple[PartyInput, ...] | None = None
 
 
 async def _check_parties(
-    db: AsyncSession, p: Principal, parties: tuple[PartyInput, ...], case_id: int | None
+    db: AsyncSession,
+    p: Principal,
+    parties: tuple[PartyInput, ...],
+    case_id: int | None,
+    group_size: int | None = None,
 ) -> None:
     """Every party exists, is in the caller's units and is one the caller may see: a citizen
-    hidden from it is unknown, with the same answer as an id that does not exist."""
+    hidden from it is unknown, with the same answer as an id that does not exist. A group
+    has as many representatives as `sessions.groups` allows (every problem told at once)."""
     seen: set[int] = set()
     errors: dict[str, str] = {}
+    reps = sum(1 for x in parties if x.role is CitizenRole.REPRESENTATIVE)
+    if (problem := representatives_problem(group_size, reps)) is not None:
+        errors["group_size"] = problem
     ids = [x.citizen_id for x in parties]
     known = set(
         await db.scalars(
@@ -340,7 +388,7 @@ async def create_case(db: AsyncSession, p: Principal, data: CaseInput) -> CaseFi
     if data.code:
         await _check_code(db, data.code, None)
     parties = data.parties or ()
-    await _check_parties(db, p, parties, None)
+    await _check_parties(db, p, parties, None, data.group_size or None)
     title = nfc(data.title)
     case = CaseFile(
         code=data.code or f"tmp-{utcnow().timestamp()}",
@@ -352,6 +400,7 @@ async def create_case(db: AsyncSession, p: Principal, data: CaseInput) -> CaseFi
         status=data.status or CaseStatus.RECEIVED,
         handling_unit_id=data.handling_unit_id,
         national_code=(data.national_code or "").strip() or None,
+        group_size=data.group_size or None,
         created_by_id=p.account_id,
         parties=[CaseParty(citizen_id=x.citizen_id, role=x.role) for x in parties],
     )
@@ -402,10 +451,16 @@ async def update_case(db: AsyncSession, p: Principal, case_id: int, data: CaseIn
         case.handling_unit_id = data.handling_unit_id
     if data.national_code is not None:
         case.national_code = data.national_code.strip() or None
-    if data.parties is not None:
-        await _check_parties(db, p, data.parties, case.id)
+    if data.group_size is not None:
+        case.group_size = data.group_size or None
+    if data.parties is not None or data.group_size is not None:
         await db.refresh(case, ["parties"])
-        case.parties = [CaseParty(citizen_id=x.citizen_id, role=x.role) for x in data.parties]
+        parties = data.parties
+        if parties is None:
+            parties = tuple(PartyInput(x.citizen_id, x.role) for x in case.parties)
+        await _check_parties(db, p, parties, case.id, case.group_size)
+        if data.parties is not None:
+            case.parties = [CaseParty(citizen_id=x.citizen_id, role=x.role) for x in parties]
     await db.flush()
     return case
 
@@ -443,3 +498,79 @@ async def grant_clearance(
     db.add(row)
     await db.flush()
     return row
+
+
+async def _protected_and_cleared(db: AsyncSession, p: Principal, case_id: int) -> CaseFile:
+    case = await get_case_row(db, p, case_id)
+    if case.kind not in PROTECTED_KINDS:
+        raise Invalid("Hồ sơ này không có thông tin cần bảo mật.", {"case_id": "không phải tố cáo"})
+    if not p.clearable or not await is_cleared(db, p, case.id):
+        raise Forbidden("Chỉ người đã được phép xem hồ sơ mới quản lý quyền xem.")
+    return case
+
+
+@dataclass(frozen=True, slots=True)
+class ClearanceView:
+    account: Account
+    granted_by: str
+    granted_at: Any
+
+
+async def list_clearances(db: AsyncSession, p: Principal, case_id: int) -> list[ClearanceView]:
+    """The accounts cleared for a protected case: for an account itself cleared."""
+    case = await _protected_and_cleared(db, p, case_id)
+    rows = await db.execute(
+        select(CaseClearance, Account)
+        .join(Account, Account.id == CaseClearance.account_id)
+        .where(CaseClearance.case_id == case.id)
+        .order_by(Account.full_name, Account.id)
+    )
+    pairs = [(x, a) for x, a in rows]
+    granters = {x.granted_by_id for x, _ in pairs if x.granted_by_id is not None}
+    names: dict[int, str] = {
+        i: n
+        for i, n in await db.execute(
+            select(Account.id, Account.full_name).where(Account.id.in_(granters))
+        )
+    }
+    return [ClearanceView(a, names.get(x.granted_by_id or 0, ""), x.granted_at) for x, a in pairs]
+
+
+async def clearable_accounts(db: AsyncSession, p: Principal, case_id: int) -> list[Account]:
+    """Accounts in scope with a clearable role, not yet cleared for the case."""
+    case = await _protected_and_cleared(db, p, case_id)
+    cleared = select(CaseClearance.account_id).where(CaseClearance.case_id == case.id)
+    rows = await db.scalars(
+        select(Account)
+        .where(
+            _unit_scope(Account.unit_id, p),
+            Account.active.is_(True),
+            Account.id.not_in(cleared),
+        )
+        .order_by(Account.full_name, Account.id)
+    )
+    return [a for a in rows if a.role_set & CLEARABLE_ROLES]
+
+
+async def revoke_clearance(db: AsyncSession, p: Principal, case_id: int, account_id: int) -> None:
+    """Withdraw an account's clearance; nobody may leave a protected case with no one
+    cleared (the identity would then be lost to everyone)."""
+    case = await _protected_and_cleared(db, p, case_id)
+    row = await db.get(CaseClearance, (case.id, account_id))
+    if row is None:
+        raise Invalid(
+            "Tài khoản này chưa được cấp quyền.",
+            {"account_id": f"tài khoản #{account_id} không có trong danh sách"},
+        )
+    others = await db.scalar(
+        select(CaseClearance.account_id).where(
+            CaseClearance.case_id == case.id, CaseClearance.account_id != account_id
+        )
+    )
+    if others is None:
+        raise Conflict(
+            "Không thể thu hồi: hồ sơ sẽ không còn ai được phép xem danh tính.",
+            {"account_id": "là người duy nhất được cấp quyền"},
+        )
+    await db.delete(row)
+    await db.flush()

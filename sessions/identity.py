@@ -267,3 +267,13 @@ async def _cleared_for(db: AsyncSession, p: Principal | None, case_id: int) -> b
     if p is None:
         return False
     return await db.get(CaseClearance, (case_id, p.account_id)) is not None
+
+
+# Material of a case -----------------------------------------------------------------------
+
+
+async def may_see_case_material(db: AsyncSession, p: Principal, case: CaseFile) -> bool:
+    """Whether `p` may read what a case holds beyond its parties' names (the documents a
+    citizen handed in: a denouncer's handwriting, their name on the page): for a protected
+    case, only an account cleared for it."""
+    return not is_protected_case(case) or await _cleared_for(db, p, case.id)

@@ -146,6 +146,7 @@ class CitizenRole(enum.StrEnum):
     PETITIONER = "petitioner"  # người đứng đơn
     REPRESENTATIVE = "representative"  # người đại diện
     LAWYER = "lawyer"  # luật sư, người được ủy quyền
+    DENOUNCED = "denounced"  # người bị tố cáo
 
 
 class UnitLevel(Base):
@@ -289,6 +290,8 @@ class CaseFile(Base):
     status: Mapped[CaseStatus] = mapped_column(_enum(CaseStatus), default=CaseStatus.RECEIVED)
     handling_unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
     national_code: Mapped[str | None] = mapped_column(String(64))
+    # How many people raise the same content together (a group), when more than one.
+    group_size: Mapped[int | None] = mapped_column(Integer)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -321,6 +324,26 @@ class CaseClearance(Base):
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
     granted_by_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
     granted_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CaseDocument(Base):
+    """A document the citizen handed in for a case (a scan, a PDF, a photo): stored once under
+    its own key, never overwritten, with the SHA-256 of its bytes."""
+
+    __tablename__ = "case_documents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_files.id"), index=True)
+    # Documents received together share a batch: one receipt lists them.
+    batch: Mapped[str] = mapped_column(String(40), index=True)
+    file_name: Mapped[str] = mapped_column(String(200))
+    media_type: Mapped[str] = mapped_column(String(64))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    storage_key: Mapped[str] = mapped_column(String(300), unique=True)
+    description: Mapped[str] = mapped_column(String(300), default="")
+    received_by_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class ReceptionSession(Base):

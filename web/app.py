@@ -12,7 +12,18 @@ from aiohttp import web
 from sqlalchemy import text
 
 from sessions.db import create_engine, session_factory
-from web import api, exports, inbound, live, openapi, pages, prepare, recordings, room_page
+from web import (
+    api,
+    documents,
+    exports,
+    inbound,
+    live,
+    openapi,
+    pages,
+    prepare,
+    recordings,
+    room_page,
+)
 from web.api.schedule import SCHEDULING, scheduling_ctx
 from web.config import Config
 from web.errors import json_error
@@ -111,6 +122,7 @@ def create_app(config: Config, clock: Clock | None = None) -> web.Application:
     live.setup(app, config.bridge)
     recordings.setup(app)  # after live: the service stops before the bridge
     exports.setup(app)
+    documents.setup(app)
     pages.setup(app)
     room_page.setup(app)
     pages.back_to_forms(app)  # last: every page route is in

@@ -40,6 +40,8 @@ class Config:
     demo_password: str | None = None
     session_hours: int = 12
     max_body_bytes: int = 1024 * 1024
+    # A document handed in (a scan, a PDF, a photo); an upload route reads up to a batch.
+    max_document_bytes: int = 10 * 1024 * 1024
     login_max_failures: int = 5
     login_lock_minutes: int = 15
     log_level: str = "INFO"
@@ -106,6 +108,9 @@ class Config:
             demo_password=env.get("TIEPDAN_DEMO_PASSWORD") or None,
             session_hours=_int(env, "TIEPDAN_SESSION_HOURS", 12, 1, 24 * 30),
             max_body_bytes=_int(env, "TIEPDAN_MAX_BODY_BYTES", 1024 * 1024, 1024, 1 << 30),
+            max_document_bytes=_int(
+                env, "TIEPDAN_MAX_DOCUMENT_BYTES", 10 * 1024 * 1024, 1024, 1 << 30
+            ),
             login_max_failures=_int(env, "TIEPDAN_LOGIN_MAX_FAILURES", 5, 1, 1000),
             login_lock_minutes=_int(env, "TIEPDAN_LOGIN_LOCK_MINUTES", 15, 1, 24 * 60),
             log_level=level,

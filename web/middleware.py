@@ -14,7 +14,7 @@ from sessions.errors import DomainError
 from web import auth, inbound
 from web.errors import HTTP_MESSAGES, Unauthorized, error_body, is_api, json_error, status_of
 from web.http import Handler, redirect
-from web.keys import METRICS, PRINCIPAL, REQUEST_ID
+from web.keys import CONFIG, METRICS, PRINCIPAL, REQUEST_ID
 
 log = logging.getLogger("tiepdan.http")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
@@ -103,9 +103,22 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return _page(request, 500, "Lỗi hệ thống. Vui lòng thử lại hoặc báo quản trị viên.")
 
 
+def _with_body_limit(request: web.Request) -> web.Request:
+    """An upload route (`web.documents.upload_route`) reads a batch of documents, larger
+    than the app's `max_body_bytes`; the CSRF check below reads that body too."""
+    from web.documents import UPLOAD_ATTR, body_limit
+
+    route_handler = request.match_info.handler
+    if not getattr(route_handler, UPLOAD_ATTR, False) or request.method != "POST":
+        return request
+    limit = body_limit(request.app[CONFIG].max_document_bytes)
+    return request.clone(client_max_size=max(limit, request.client_max_size))
+
+
 @web.middleware
 async def signed_in(request: web.Request, handler: Handler) -> web.StreamResponse:
     await auth.load_principal(request)
+    request = _with_body_limit(request)
     if request.method in auth.UNSAFE and request.path not in CSRF_EXEMPT:
         if request.get(PRINCIPAL) is None:
             raise Unauthorized("Bạn cần đăng nhập.")

@@ -35,6 +35,7 @@ class Op:
     returns: str = "object"  # "object", "page", "empty", or a media type (text/calendar...)
     status: int = 200
     partial: bool = False  # PATCH: every field optional
+    upload: bool = False  # a multipart form of files ("file", repeated) and a "description"
 
 
 def _known(fields: Iterable[str]) -> frozenset[str]:
@@ -79,6 +80,34 @@ OPERATIONS: tuple[Op, ...] = (
     Op("POST", "/api/v1/cases/{id}/reveal", "Xem danh tính được bảo mật (nêu lý do)", REVEAL),
     Op("PATCH", "/api/v1/cases/{id}", "Sửa hồ sơ vụ việc", _known(CASE_FIELDS), partial=True),
     Op("POST", "/api/v1/cases/{id}/clearances", "Cấp quyền xem danh tính", CLEARANCE, status=201),
+    Op("GET", "/api/v1/cases/{id}/clearances", "Những người được cấp quyền xem danh tính"),
+    Op(
+        "DELETE",
+        "/api/v1/cases/{id}/clearances/{account_id}",
+        "Thu hồi quyền xem danh tính",
+        returns="empty",
+        status=204,
+    ),
+    Op(
+        "POST",
+        "/api/v1/cases/{id}/documents",
+        "Nhận tài liệu công dân nộp",
+        upload=True,
+        status=201,
+    ),
+    Op("GET", "/api/v1/cases/{id}/documents", "Tài liệu của hồ sơ"),
+    Op(
+        "GET",
+        "/api/v1/documents/{id}/download",
+        "Tải một tài liệu",
+        returns="application/octet-stream",
+    ),
+    Op(
+        "POST",
+        "/api/v1/citizens/duplicates",
+        "Công dân có thể trùng",
+        _known(CITIZEN_FIELDS | {"exclude_id"}),
+    ),
     # Sessions and scheduling
     Op("GET", "/api/v1/sessions", "Danh sách phiên tiếp công dân", returns="page"),
     Op("POST", "/api/v1/sessions", "Lên lịch phiên", _known(SESSION_FIELDS), status=201),
@@ -223,6 +252,8 @@ _ERROR = {"content": {JSON: {"schema": {"$ref": "#/components/schemas/Error"}}}}
 def _success(op: Op) -> dict[str, Any]:
     if op.returns == "websocket":
         return {"101": {"description": "Chuyển sang WebSocket"}}
+    if op.returns == "empty":
+        return {str(op.status): {"description": "Thành công"}}
     if op.returns in ("object", "page"):
         schema = (
             {"$ref": "#/components/schemas/Page"} if op.returns == "page" else {"type": "object"}
@@ -257,6 +288,17 @@ def _operation(op: Op, perm: Perm | str | None) -> dict[str, Any]:
         out["security"] = [{"session": [], "csrf": []}]
     if op.body is not None:
         out["requestBody"] = _body(op)
+    if op.upload:
+        files = {
+            "type": "array",
+            "items": {"type": "string", "contentMediaType": "application/octet-stream"},
+        }
+        props = {"file": files, "description": {"type": "string"}}
+        schema = {"type": "object", "properties": props, "required": ["file"]}
+        out["requestBody"] = {
+            "required": True,
+            "content": {"multipart/form-data": {"schema": schema}},
+        }
     return out
 
 

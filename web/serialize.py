@@ -108,6 +108,7 @@ def case_summary(c: CaseFile, tz: tzinfo) -> dict[str, Any]:
         "status": c.status.value,
         "handling_unit_id": c.handling_unit_id,
         "national_code": c.national_code,
+        "group_size": c.group_size,
         "created_at": iso(c.created_at, tz),
         "updated_at": iso(c.updated_at, tz),
     }

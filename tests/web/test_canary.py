@@ -37,6 +37,7 @@ from sessions.models import (
     AgendaItem,
     AuditRecord,
     CaseClearance,
+    CaseDocument,
     CaseFile,
     CaseKind,
     CaseParty,
@@ -282,6 +283,7 @@ ID_COLUMNS: dict[str, Any] = {
     "recordings": RecordingRecord.id,
     "exports": ExportRecord.id,
     "notifications": Notification.id,
+    "documents": CaseDocument.id,
 }
 _PARAM = re.compile(r"^\{([^}:]+)(:[^}]*)?\}(.*)$")
 
@@ -337,6 +339,11 @@ def poison(
         ("PATCH", "/api/v1/cases/{id}"): [{"parties": party}],
         ("PATCH", "/api/v1/citizens/{id}"): [{"phone": "0900000001"}],
         ("POST", "/api/v1/cases/{id}/clearances"): [{"account_id": me.account_id}],
+        # A duplicate check must not hint at the canary, by ID number or by name and address.
+        ("POST", "/api/v1/citizens/duplicates"): [
+            {"id_number": CANARY_ID_NUMBER},
+            {"full_name": CANARY_NAME, "address": CANARY_ADDRESS},
+        ],
         ("PATCH", "/api/v1/sessions/{id}"): [
             {"agenda": [{"case_id": c, "endpoint_id": ep, "citizen_ids": [cid]}]}
             for c in newest_cases
@@ -373,6 +380,7 @@ async def crawl_http(
     values = {
         "date": [datetime.now(UTC).date().isoformat()],
         "token": [token] if token else ["0" * 40],
+        "account_id": [str(me.account_id)],
     }
     # A search must not find the canary either: by a lower-case part of the name (a hit
     # shows it capitalised) and by the exact ID number (a hit shows the name).

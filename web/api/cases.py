@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from sessions import audit, cases, identity
 from sessions.access import Perm
 from sessions.db import transaction
+from sessions.groups import MAX_GROUP_SIZE
 from sessions.models import CaseKind, CaseStatus, CitizenRole, SubjectArea
 from web import serialize
 from web.auth import audit_context
@@ -24,6 +26,7 @@ CASE_FIELDS = {
     "status",
     "handling_unit_id",
     "national_code",
+    "group_size",
     "parties",
 }
 
@@ -43,12 +46,17 @@ async def get_citizen(request: web.Request) -> web.StreamResponse:
     return ok(serialize.citizen(view, request.app[CONFIG].tz))
 
 
+# The server's limits, which the page forms' `maxlength` repeat.
+CITIZEN_LIMITS = {"full_name": 200, "id_number": 32, "address": 400, "phone": 32}
+CASE_LIMITS = {"code": 40, "title": 300, "summary": 20000, "national_code": 64}
+
+
 def _citizen_input(f: Fields, creating: bool) -> cases.CitizenInput:
     data = cases.CitizenInput(
-        full_name=f.text("full_name", required=creating),
-        id_number=f.text("id_number", max_len=32, allow_empty=True),
-        address=f.text("address", max_len=400, allow_empty=True),
-        phone=f.text("phone", max_len=32, allow_empty=True),
+        full_name=f.text("full_name", required=creating, max_len=CITIZEN_LIMITS["full_name"]),
+        id_number=f.text("id_number", max_len=CITIZEN_LIMITS["id_number"], allow_empty=True),
+        address=f.text("address", max_len=CITIZEN_LIMITS["address"], allow_empty=True),
+        phone=f.text("phone", max_len=CITIZEN_LIMITS["phone"], allow_empty=True),
         unit_id=f.integer("unit_id", required=creating),
     )
     f.done()
@@ -64,6 +72,30 @@ async def create_citizen(request: web.Request) -> web.StreamResponse:
             db, audit_context(request), "citizen.create", "citizen", row.id, row.unit_id
         )
     return ok(serialize.citizen(cases.CitizenView(row, False), request.app[CONFIG].tz), 201)
+
+
+@requires(Perm.CITIZENS_WRITE)
+async def citizen_duplicates(request: web.Request) -> web.StreamResponse:
+    """The citizens a new record (or an edited one, `exclude_id`) may duplicate: same ID
+    number, or same name and address (diacritics and case ignored); only those the caller
+    may see, and each protected one shown is audited."""
+    f = Fields(await read_json(request), CITIZEN_FIELDS | {"exclude_id"})
+    data = _citizen_input(f, False)
+    exclude = Fields(f.data).integer("exclude_id")
+    async with transaction(request.app[DB]) as db:
+        views = await duplicate_views(db, request, data, exclude)
+    tz = request.app[CONFIG].tz
+    return ok({"items": [serialize.citizen(v, tz) for v in views]})
+
+
+async def duplicate_views(
+    db: AsyncSession, request: web.Request, data: cases.CitizenInput, exclude: int | None
+) -> list[cases.CitizenView]:
+    rows = await cases.possible_duplicates(db, principal(request), data, exclude)
+    decision = await identity.disclose(
+        db, audit_context(request), [r.id for r in rows], surface="citizen-duplicates"
+    )
+    return [cases.CitizenView(r, False, r.id in decision.protected) for r in rows]
 
 
 @requires(Perm.CITIZENS_WRITE)
@@ -142,7 +174,10 @@ def _case_input(f: Fields, creating: bool) -> cases.CaseInput:
         summary=f.text("summary", max_len=20000, allow_empty=True),
         status=f.choice("status", CaseStatus),
         handling_unit_id=f.integer("handling_unit_id", required=creating),
-        national_code=f.text("national_code", max_len=64, allow_empty=True),
+        national_code=f.text(
+            "national_code", max_len=CASE_LIMITS["national_code"], allow_empty=True
+        ),
+        group_size=f.integer("group_size", lo=0, hi=MAX_GROUP_SIZE),
         parties=f.items("parties", _party),
     )
     f.done()
@@ -193,15 +228,63 @@ async def grant_clearance(request: web.Request) -> web.StreamResponse:
     assert account_id is not None
     async with transaction(request.app[DB]) as db:
         row = await cases.grant_clearance(db, principal(request), path_id(request), account_id)
-        await audit.record(
-            db,
-            audit_context(request),
-            "case.clearance",
-            "case",
-            row.case_id,
-            detail={"account_id": account_id},
-        )
+        await record_granted(db, request, row.case_id, account_id)
     return ok({"case_id": row.case_id, "account_id": row.account_id}, 201)
+
+
+async def record_granted(
+    db: AsyncSession, request: web.Request, case_id: int, account_id: int
+) -> None:
+    await audit.record(
+        db,
+        audit_context(request),
+        "case.clearance",
+        "case",
+        case_id,
+        detail={"account_id": account_id},
+    )
+
+
+async def record_revoked(
+    db: AsyncSession, request: web.Request, case_id: int, account_id: int
+) -> None:
+    await audit.record(
+        db,
+        audit_context(request),
+        "case.clearance.revoke",
+        "case",
+        case_id,
+        detail={"account_id": account_id},
+    )
+
+
+@requires(Perm.CASES_WRITE)
+async def revoke_clearance(request: web.Request) -> web.StreamResponse:
+    case_id, account_id = path_id(request), path_id(request, "account_id")
+    async with transaction(request.app[DB]) as db:
+        await cases.revoke_clearance(db, principal(request), case_id, account_id)
+        await record_revoked(db, request, case_id, account_id)
+    return web.Response(status=204)
+
+
+@requires(Perm.CASES_WRITE)
+async def list_clearances(request: web.Request) -> web.StreamResponse:
+    tz = request.app[CONFIG].tz
+    async with request.app[DB]() as db:
+        rows = await cases.list_clearances(db, principal(request), path_id(request))
+    return ok(
+        {
+            "items": [
+                {
+                    "account_id": v.account.id,
+                    "full_name": v.account.full_name,
+                    "granted_by": v.granted_by,
+                    "granted_at": v.granted_at.astimezone(tz).isoformat(),
+                }
+                for v in rows
+            ]
+        }
+    )
 
 
 def setup(app: web.Application) -> None:
@@ -217,3 +300,6 @@ def setup(app: web.Application) -> None:
     r.add_post("/api/v1/cases/{id:[0-9]+}/clearances", grant_clearance)
     r.add_post("/api/v1/cases/{id:[0-9]+}/reveal", reveal_case)
     r.add_post("/api/v1/citizens/{id:[0-9]+}/reveal", reveal_citizen)
+    r.add_get("/api/v1/cases/{id:[0-9]+}/clearances", list_clearances)
+    r.add_delete("/api/v1/cases/{id:[0-9]+}/clearances/{account_id:[0-9]+}", revoke_clearance)
+    r.add_post("/api/v1/citizens/duplicates", citizen_duplicates)

@@ -16,6 +16,7 @@ from web.pages import (
     auditlog,
     calendar,
     casefiles,
+    intake,
     readiness,
     receptions,
     scheduling,
@@ -27,7 +28,7 @@ __all__ = ["back_to_forms", "context", "error_html", "render_error", "setup", "s
 
 
 def setup(app: web.Application) -> None:
-    for module in (shell, receptions, casefiles, admin_units, admin_accounts, auditlog):
+    for module in (shell, receptions, intake, casefiles, admin_units, admin_accounts, auditlog):
         module.setup(app)
     readiness.setup(app)
     calendar.setup(app)

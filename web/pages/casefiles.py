@@ -19,6 +19,7 @@ from web.http import principal, requires
 from web.keys import DB
 from web.pages import lookup
 from web.pages.forms import Form, pager, read_form, render
+from web.pages.intake import case_extras
 from web.pages.labels import CASE_KINDS, CASE_STATUSES
 from web.recordings import case_attachment_views
 from web.validation import page_request, path_id, query_choice
@@ -50,7 +51,7 @@ async def case_list(request: web.Request) -> web.StreamResponse:
 
 @requires(Perm.CASES_READ)
 async def case_detail(request: web.Request) -> web.StreamResponse:
-    return await _case_page(request, await view_case(request, path_id(request)))
+    return await case_page(request, path_id(request), 200)
 
 
 @requires(Perm.CASES_READ)
@@ -62,19 +63,31 @@ async def reveal_identity(request: web.Request) -> web.StreamResponse:
     case_id = path_id(request)
     if not form.errors:
         try:
-            return await _case_page(request, await view_case(request, case_id, reason))
+            return await case_page(request, case_id, 200, reveal=reason)
         except Invalid as exc:
             form.errors.update(exc.fields)
-    return await _case_page(request, await view_case(request, case_id), form, 422)
+    return await case_page(request, case_id, 422, reveal_form=form)
 
 
-async def _case_page(
-    request: web.Request, view: cases.CaseView, form: Form | None = None, status: int = 200
+async def case_page(
+    request: web.Request,
+    case_id: int,
+    status: int,
+    *,
+    upload_form: Form | None = None,
+    clearance_form: Form | None = None,
+    revoke_form: Form | None = None,
+    reveal_form: Form | None = None,
+    reveal: str | None = None,
 ) -> web.StreamResponse:
+    """The case page; a form of it that failed (upload, clearance, reveal) is shown with its
+    errors. `reveal`: the reason a cleared account gave to see the protected identities."""
+    view = await view_case(request, case_id, reveal)
     async with request.app[DB]() as db:
         unit = await lookup.unit_names(db, [view.case.handling_unit_id])
         recs = await case_attachment_views(db, principal(request), view.case.id, request)
         exported = await export_views(db, request, case_id=view.case.id)
+        extras = await case_extras(db, request, view.case.id)
     return render(
         "cases/detail.html",
         request,
@@ -85,7 +98,11 @@ async def _case_page(
             "recordings": recs,
             "exports": exported,
             "export_sessions": sorted({a["session_id"] for a in recs}),
-            "reveal_form": form or Form(),
+            "reveal_form": reveal_form or Form(),
+            "upload_form": upload_form or Form(),
+            "clearance_form": clearance_form or Form(),
+            "revoke_form": revoke_form or Form(),
+            **extras,
         },
         status,
     )

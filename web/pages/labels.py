@@ -66,6 +66,7 @@ CITIZEN_ROLES = {
     CitizenRole.PETITIONER: "Người đứng đơn",
     CitizenRole.REPRESENTATIVE: "Người đại diện",
     CitizenRole.LAWYER: "Luật sư, người được ủy quyền",
+    CitizenRole.DENOUNCED: "Người bị tố cáo",
 }
 
 AUDIT_ACTIONS = {
@@ -87,6 +88,9 @@ AUDIT_ACTIONS = {
     "case.create": "Tạo hồ sơ",
     "case.update": "Sửa hồ sơ",
     "case.clearance": "Cấp quyền xem danh tính",
+    "case.clearance.revoke": "Thu hồi quyền xem danh tính",
+    "case.documents": "Nhận tài liệu",
+    "document.download": "Tải tài liệu",
     "session.create": "Tạo phiên",
     "session.update": "Sửa phiên",
     "session.cancel": "Hủy phiên",
@@ -180,6 +184,7 @@ OBJECT_TYPES = {
     "endpoint": "Điểm cầu",
     "citizen": "Công dân",
     "case": "Hồ sơ",
+    "document": "Tài liệu",
     "session": "Phiên",
     "recording": "Bản ghi",
     "export": "Tệp trích xuất",
