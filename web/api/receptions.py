@@ -11,6 +11,7 @@ from scheduling import planning
 from sessions import audit, receptions
 from sessions.access import Perm
 from sessions.db import transaction
+from sessions.errors import Conflict
 from sessions.models import ReceptionSession, SessionKind, SessionState
 from web import serialize
 from web.api.schedule import scheduling_config
@@ -114,6 +115,12 @@ async def create_session(request: web.Request) -> web.StreamResponse:
 @requires(Perm.SESSIONS_WRITE)
 async def update_session(request: web.Request) -> web.StreamResponse:
     data = session_input(Fields(await read_json(request), SESSION_FIELDS), False)
+    if data.state is SessionState.LIVE:
+        # Opening has its own rule (the open window) and effects (recording, the room).
+        raise Conflict(
+            "Phiên được mở bằng thao tác mở phiên, không qua sửa phiên.",
+            {"state": "dùng POST /api/v1/sessions/{id}/open"},
+        )
     p = principal(request)
     async with transaction(request.app[DB]) as db:
         s = await receptions.update_session(db, p, path_id(request), data)
