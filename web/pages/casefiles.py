@@ -19,6 +19,7 @@ from web.keys import DB
 from web.pages import lookup
 from web.pages.forms import pager, render
 from web.pages.labels import CASE_KINDS, CASE_STATUSES
+from web.pages.recorded import REPAIRED, endpoint_label
 from web.recordings import case_attachment_views
 from web.validation import page_request, path_id, query_choice
 
@@ -53,6 +54,7 @@ async def case_detail(request: web.Request) -> web.StreamResponse:
     async with request.app[DB]() as db:
         unit = await lookup.unit_names(db, [view.case.handling_unit_id])
         recs = await case_attachment_views(db, principal(request), view.case.id, request)
+        names = await lookup.endpoint_names(db, (a["recording"]["endpoint_id"] for a in recs))
         exported = await export_views(db, request, case_id=view.case.id)
     return render(
         "cases/detail.html",
@@ -62,7 +64,11 @@ async def case_detail(request: web.Request) -> web.StreamResponse:
             "c": view.case,
             "unit": unit.get(view.case.handling_unit_id, ""),
             "recordings": recs,
+            "recording_endpoints": {
+                a["id"]: endpoint_label(names, a["recording"]["endpoint_id"]) for a in recs
+            },
             "exports": exported,
+            "repaired": REPAIRED,
             "export_sessions": sorted({a["session_id"] for a in recs}),
         },
     )
