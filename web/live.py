@@ -193,7 +193,7 @@ class EventWriter:
         data = dict(event.data)
         async with transaction(self._db) as db:
             if event.kind == "agenda":
-                data = await self._move_agenda(db, session_id, data)
+                data = await self._move_agenda(db, session_id, data, event.participant_id)
             endpoint = data.pop("endpoint_id", None) if event.kind == "join" else None
             await live.add_event(
                 db,
@@ -216,7 +216,7 @@ class EventWriter:
             )
 
     async def _move_agenda(
-        self, db: AsyncSession, session_id: int, data: dict[str, Any]
+        self, db: AsyncSession, session_id: int, data: dict[str, Any], by: str | None
     ) -> dict[str, Any]:
         from sqlalchemy.orm import selectinload
 
@@ -241,7 +241,8 @@ class EventWriter:
         shown = await live.agenda_display(db, item)
         room = self.bridge.room(room_id(session_id)) if self.bridge else None
         if room is not None:
-            room.set_agenda(shown)
+            # The case's endpoint gets the floor with it ("Vụ việc tiếp theo").
+            room.set_agenda(shown, floor_endpoint=item.endpoint_id, by=by)
         return data | {
             "moved": True,
             "item_id": item.id,
