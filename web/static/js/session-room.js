@@ -490,7 +490,7 @@ class SessionView {
     $("participants").replaceChildren(); // oneself is no longer in the room
     $("session").hidden = true;
     $("left-title").textContent = LEFT_TITLE[reason] ?? "Đã ngắt kết nối khỏi phiên";
-    $("left-text").textContent = text;
+    $("left-text").textContent = reason === "left" ? "Micro và camera của bạn đã tắt. Bạn có thể vào lại khi phiên còn diễn ra." : text;
     $("rejoin-button").hidden = !REJOINABLE.has(reason);
     $("left").hidden = false;
   }
