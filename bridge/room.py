@@ -140,6 +140,9 @@ class Subscribe:
 @dataclass(frozen=True, slots=True)
 class SetAgenda:
     item: Mapping[str, Any] | None
+    # Also give the floor to whoever sits at this endpoint (the case's citizen), by `by`.
+    floor_endpoint: int | None = None
+    by: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,10 +295,17 @@ class Room:
                 for track in participant.peer.published.values():
                     track.request_keyframe()
 
-    def set_agenda(self, item: Mapping[str, Any] | None) -> None:
+    def set_agenda(
+        self,
+        item: Mapping[str, Any] | None,
+        floor_endpoint: int | None = None,
+        by: str | None = None,
+    ) -> None:
         """Show the case now being heard to everyone. `web/` decides what `item` holds
-        (its code and, unless withheld, the citizen's name); the bridge passes it on."""
-        self.post(SetAgenda(item))
+        (its code and, unless withheld, the citizen's name); the bridge passes it on. With
+        `floor_endpoint`, the floor moves in the same step to a participant at that endpoint
+        (one who does not chair, connected first), or to nobody when none is there."""
+        self.post(SetAgenda(item, floor_endpoint, by))
 
     async def set_recording(
         self, active: bool, reason: str | None = None, by: str | None = None
@@ -577,6 +587,23 @@ class Room:
     def _set_agenda(self, command: SetAgenda) -> None:
         self.agenda = None if command.item is None else dict(command.item)
         self._broadcast({"type": "agenda", "item": self.agenda})
+        if command.floor_endpoint is not None:
+            target = self._at_endpoint(command.floor_endpoint)
+            self.floor = target
+            self._broadcast({"type": "floor", "participant_id": target, "by": command.by})
+            self._emit("floor", target, by=command.by)
+            self._reapply()
+
+    def _at_endpoint(self, endpoint_id: int) -> str | None:
+        """Who speaks for an endpoint: a participant there who does not chair, preferring
+        one whose media is up; None when nobody is there."""
+        there = [
+            p
+            for p in self.participants.values()
+            if p.admission.endpoint_id == endpoint_id and not p.admission.may_chair
+        ]
+        there.sort(key=lambda p: p.state != "live")  # stable: the first joined otherwise
+        return there[0].id if there else None
 
     def _share_screen(self, command: ShareScreen) -> None:
         participant = self._current(command.participant_id, command.port)

@@ -78,6 +78,8 @@ class SchedulingConfig:
     check_media_timeout_seconds: float = 20.0
     # Reminders and alerts are also e-mailed when this is set.
     smtp: SmtpConfig | None = None
+    # A scheduled session may be opened (made live) from this long before its start.
+    open_lead: timedelta = timedelta(minutes=60)
 
     def __post_init__(self) -> None:
         if not 0 <= self.deadline_hour <= 23 or not 0 <= self.deadline_minute <= 59:
@@ -87,6 +89,8 @@ class SchedulingConfig:
             )
         if self.reminder_lead < timedelta(0) or self.check_window <= timedelta(0):
             raise ValueError("reminder lead must be >= 0 and check window > 0")
+        if self.open_lead < timedelta(0):
+            raise ValueError(f"open lead must be >= 0: {self.open_lead}")
         if self.tick_seconds <= 0 or self.board_tick_seconds <= 0:
             raise ValueError(
                 f"ticks must be positive: {self.tick_seconds}, {self.board_tick_seconds}"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from sqlalchemy import select
@@ -21,7 +21,7 @@ from sessions.models import (
     SessionEvent,
     SessionState,
 )
-from sessions.receptions import get_session
+from sessions.receptions import SessionInput, get_session, update_session
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +55,38 @@ async def seat_for(db: AsyncSession, p: Principal, session_id: int) -> Seat:
     ep = await db.get(Endpoint, endpoint_id)
     assert ep is not None
     return Seat(s.id, ep.id, ep.name, ep.is_central, chairs)
+
+
+def opens_at(s: ReceptionSession, lead: timedelta) -> datetime:
+    """The earliest moment a scheduled session may be opened."""
+    return s.starts_at - lead
+
+
+async def move_session(
+    db: AsyncSession,
+    p: Principal,
+    session_id: int,
+    target: SessionState,
+    now: datetime,
+    lead: timedelta,
+    tz: tzinfo,
+) -> ReceptionSession:
+    """Open (make live) or close a session: its chair, or a reception officer who sees it.
+    A session opens no earlier than `lead` before its start (Conflict naming `starts_at`)."""
+    s = await get_session(db, p, session_id)
+    if s.chair_id != p.account_id and Role.RECEPTION_OFFICER not in p.roles:
+        raise Forbidden("Chỉ người chủ trì hoặc cán bộ tiếp công dân mở, đóng phiên.")
+    if target is SessionState.LIVE and s.state is SessionState.SCHEDULED:
+        earliest = opens_at(s, lead)
+        if now < earliest:
+            local = earliest.astimezone(tz)
+            minutes = int(lead.total_seconds() // 60)
+            raise Conflict(
+                f"Chưa đến giờ mở phiên: phiên được mở từ {local:%H:%M} ngày {local:%d/%m/%Y}"
+                f" ({minutes} phút trước giờ bắt đầu).",
+                {"starts_at": f"chỉ mở được từ {local:%H:%M %d/%m/%Y}"},
+            )
+    return await update_session(db, p, session_id, SessionInput(state=target))
 
 
 async def add_event(

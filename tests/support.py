@@ -55,3 +55,30 @@ async def login(client: TestClient[Any, Any], username: str, password: str = DEM
     assert resp.status == 200, body
     token: str = body["csrf_token"]
     return token
+
+
+async def make_due(db: Any, now: datetime | None = None) -> None:
+    """Move the scheduled demo sessions to start at `now` (default: the real clock), keeping
+    their length: a session may be opened only from shortly before its start."""
+    from sqlalchemy import select
+
+    from sessions.db import transaction
+    from sessions.models import ReceptionSession, SessionState
+
+    at = now or datetime.now(UTC)
+    async with transaction(db) as s:
+        for row in await s.scalars(
+            select(ReceptionSession).where(ReceptionSession.state == SessionState.SCHEDULED)
+        ):
+            row.ends_at, row.starts_at = at + (row.ends_at - row.starts_at), at
+
+
+async def make_due_at(url: str, now: datetime | None = None) -> None:
+    """`make_due` on the database at `url`."""
+    from sessions.db import DatabaseConfig, create_engine, session_factory
+
+    engine = create_engine(DatabaseConfig(url=url))
+    try:
+        await make_due(session_factory(engine), now)
+    finally:
+        await engine.dispose()

@@ -237,6 +237,7 @@ def _scheduling(env: Mapping[str, str], tz: str) -> SchedulingConfig:
         deadline_minute=int(mm),
         deadline_mode=DeadlineMode(mode),
         reminder_lead=timedelta(minutes=lead),
+        open_lead=timedelta(minutes=_int(env, "TIEPDAN_OPEN_LEAD_MINUTES", 60, 0, 24 * 60)),
         smtp=_smtp(env),
     )
 

@@ -26,11 +26,11 @@ from sessions import audit, live, receptions
 from sessions.access import Perm, Principal
 from sessions.db import transaction
 from sessions.errors import Conflict, Forbidden, NotFound
-from sessions.models import Endpoint, Role, SessionState
+from sessions.models import Endpoint, ReceptionSession, Role, SessionState
 from web.auth import audit_context, same_origin
 from web.errors import json_text
 from web.http import ok, principal, requires
-from web.keys import CONFIG, DB
+from web.keys import CLOCK, CONFIG, DB
 from web.validation import JsonError, decode_json, path_id
 
 log = logging.getLogger("tiepdan.live")
@@ -193,7 +193,7 @@ class EventWriter:
         data = dict(event.data)
         async with transaction(self._db) as db:
             if event.kind == "agenda":
-                data = await self._move_agenda(db, session_id, data)
+                data = await self._move_agenda(db, session_id, data, event.participant_id)
             endpoint = data.pop("endpoint_id", None) if event.kind == "join" else None
             await live.add_event(
                 db,
@@ -216,7 +216,7 @@ class EventWriter:
             )
 
     async def _move_agenda(
-        self, db: AsyncSession, session_id: int, data: dict[str, Any]
+        self, db: AsyncSession, session_id: int, data: dict[str, Any], by: str | None
     ) -> dict[str, Any]:
         from sqlalchemy.orm import selectinload
 
@@ -241,7 +241,8 @@ class EventWriter:
         shown = await live.agenda_display(db, item)
         room = self.bridge.room(room_id(session_id)) if self.bridge else None
         if room is not None:
-            room.set_agenda(shown)
+            # The case's endpoint gets the floor with it ("Vụ việc tiếp theo").
+            room.set_agenda(shown, floor_endpoint=item.endpoint_id, by=by)
         return data | {
             "moved": True,
             "item_id": item.id,
@@ -349,16 +350,21 @@ async def readiness_socket(request: web.Request) -> web.StreamResponse:
             await bridge.close_room(room)  # nobody left testing: free the room
 
 
-async def _move(request: web.Request, target: SessionState, action: str) -> web.StreamResponse:
-    """Open or close a session: the chair, or a reception officer who sees it."""
+async def move_session(request: web.Request, target: SessionState, action: str) -> ReceptionSession:
+    """Open or close a session, for the API and the session page alike: the state change,
+    its audit record and event in one transaction, then recording and the room follow."""
     p = principal(request)
     session_id = path_id(request)
+    config = request.app[CONFIG]
     async with transaction(request.app[DB]) as db:
-        s = await receptions.get_session(db, p, session_id)
-        if s.chair_id != p.account_id and Role.RECEPTION_OFFICER not in p.roles:
-            raise Forbidden("Chỉ người chủ trì hoặc cán bộ tiếp công dân mở, đóng phiên.")
-        s = await receptions.update_session(
-            db, p, session_id, receptions.SessionInput(state=target)
+        s = await live.move_session(
+            db,
+            p,
+            session_id,
+            target,
+            request.app[CLOCK](),
+            config.scheduling.open_lead,
+            config.tz,
         )
         await audit.record(db, audit_context(request), action, "session", s.id, s.unit_id)
         await live.add_event(
@@ -372,6 +378,11 @@ async def _move(request: web.Request, target: SessionState, action: str) -> web.
             await recording.session_closing(session_id)
         await request.app[LIVE].bridge.close_room(room_id(session_id))
         await request.app[LIVE].events.drain()
+    return s
+
+
+async def _move(request: web.Request, target: SessionState, action: str) -> web.StreamResponse:
+    s = await move_session(request, target, action)
     return ok({"id": s.id, "state": s.state.value})
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import aiohttp_jinja2
 from aiohttp import web
 
-from sessions import receptions
+from sessions import live, receptions
 from sessions.access import Perm
 from web.http import principal, requires
 from web.keys import CONFIG, DB
@@ -20,6 +20,9 @@ async def room_page(request: web.Request) -> web.StreamResponse:
     session_id = path_id(request)
     async with request.app[DB]() as db:
         s = await receptions.get_session(db, principal(request), session_id)
+        # What everyone in the room is shown of each case: decided for an audience with no
+        # clearance, as the room's agenda message is (a protected citizen is never named).
+        agenda = [await live.agenda_display(db, item) for item in s.agenda]
     ice = [
         {"urls": list(server.urls)}
         | (
@@ -29,7 +32,7 @@ async def room_page(request: web.Request) -> web.StreamResponse:
         )
         for server in request.app[CONFIG].bridge.ice_servers
     ]
-    context = {"session_id": s.id, "title": s.title, "ice_servers": ice}
+    context = {"session_id": s.id, "title": s.title, "ice_servers": ice, "agenda": agenda}
     return aiohttp_jinja2.render_template("room.html", request, context)
 
 

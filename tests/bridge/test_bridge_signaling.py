@@ -195,6 +195,33 @@ async def test_agenda_next_goes_to_web_and_comes_back_to_everyone(
     assert a.transport.last("agenda") == {"type": "agenda", "item": item}
 
 
+async def test_the_floor_follows_the_agenda_to_the_case_endpoint(
+    client: ClientFactory, bridge: Bridge, sink: FakeSink
+) -> None:
+    """`set_agenda` with the item's endpoint gives the floor to whoever sits there (never
+    the chair), after the agenda message; an endpoint nobody is at takes the floor back."""
+    chair = await client("chair", central=True, chair=True, endpoint=1)
+    a = await client("xa-1", endpoint=2)
+    b = await client("xa-2", endpoint=3)
+    room = bridge.open_room(ROOM)
+    room.set_agenda({"item_id": 1}, floor_endpoint=3, by="chair")
+    await wait_until(lambda: a.transport.of_type("floor"), "the floor reaches xa-1")
+    assert a.transport.last("floor") == {"type": "floor", "participant_id": "xa-2", "by": "chair"}
+    types = [m["type"] for m in a.transport.sent if m["type"] in ("agenda", "floor")]
+    assert types == ["agenda", "floor"]
+    assert ("floor", "xa-2") in [(e.kind, e.participant_id) for e in sink.events]
+    await wait_until(lambda: chair.source_of("main") == "xa-2", "the chair's main picture")
+
+    room.set_agenda({"item_id": 2}, floor_endpoint=2, by="chair")
+    await wait_until(lambda: b.transport.last("floor")["participant_id"] == "xa-1", "to xa-1")
+    room.set_agenda({"item_id": 3}, floor_endpoint=1, by="chair")  # only the chair is there
+    await wait_until(lambda: b.transport.last("floor")["participant_id"] is None, "taken back")
+    floors = len(b.transport.of_type("floor"))
+    room.set_agenda({"item_id": 4})  # no endpoint: the floor is left alone
+    await wait_until(lambda: b.transport.last("agenda")["item"] == {"item_id": 4}, "item 4")
+    assert len(b.transport.of_type("floor")) == floors
+
+
 @pytest.mark.parametrize("bridge_config", [BridgeConfig(speaker_tick=0.05, audio_slots=1)])
 async def test_dominant_speaker_and_audio_follow_the_loudest(
     client: ClientFactory, sink: FakeSink

@@ -18,7 +18,7 @@ from playwright.sync_api import Browser, sync_playwright
 from bridge.eventloop import new_event_loop
 from sessions.db import DatabaseConfig, create_engine, session_factory, transaction, upgrade
 from sessions.seed import seed_demo
-from tests.support import DEMO_PASSWORD
+from tests.support import DEMO_PASSWORD, make_due_at
 from web.app import create_app
 from web.config import Config
 from web.keys import Clock
@@ -49,11 +49,13 @@ class LiveServer:
     """`start()` migrates, seeds the demo province and serves; `stop()` undoes it.
 
     `clock`, when given, is the app's clock (and the seed's "now"): a test moves it from its
-    own thread, e.g. a `tests.support.FakeClock` whose `now` it sets."""
+    own thread, e.g. a `tests.support.FakeClock` whose `now` it sets. With `due`, the demo
+    session starts now (so that it may be opened)."""
 
-    def __init__(self, config: Config, clock: Clock | None = None) -> None:
+    def __init__(self, config: Config, clock: Clock | None = None, due: bool = False) -> None:
         self.config = config
         self.clock = clock
+        self.due = due
         self.loop = new_event_loop(config.event_loop)  # the loop `tiepdan serve` runs on
         self.thread = threading.Thread(target=self.loop.run_forever, name="live-app", daemon=True)
         self.runner: web.AppRunner | None = None
@@ -68,6 +70,8 @@ class LiveServer:
 
     async def _start(self) -> str:
         await _seed(self.config, self.clock() if self.clock else None)
+        if self.due:
+            await make_due_at(self.config.database.url, self.clock() if self.clock else None)
         self.runner = web.AppRunner(create_app(self.config, self.clock), access_log=None)
         await self.runner.setup()
         await web.TCPSite(self.runner, "127.0.0.1", 0).start()

@@ -32,7 +32,7 @@ CASE_CODE = "HS-MAU-001"  # a complaint: not protected
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Config]]:
     config = live_config(tmp_path_factory.mktemp("recording-e2e"))
-    live = LiveServer(config)
+    live = LiveServer(config, due=True)
     try:
         yield live.start(), config
     finally:

@@ -28,7 +28,7 @@ HOOK = "window.tiepdanRoom"
 
 @pytest.fixture(scope="module")
 def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    server = LiveServer(live_config(tmp_path_factory.mktemp("room")))
+    server = LiveServer(live_config(tmp_path_factory.mktemp("room")), due=True)
     try:
         yield server.start()
     finally:

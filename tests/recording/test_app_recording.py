@@ -26,7 +26,7 @@ from recording.errors import StorageConfigError
 from sessions.db import DatabaseConfig, create_engine, session_factory, transaction, upgrade
 from sessions.seed import seed_demo
 from tests.recording.recs3 import MotoS3, free_port
-from tests.support import DEMO_PASSWORD, wait_for
+from tests.support import DEMO_PASSWORD, make_due, wait_for
 from tests.web.conftest import sign_in
 from tests.web.recording_kit import WsParticipant, add_agenda, probed_duration
 from web.app import create_app
@@ -47,6 +47,7 @@ async def _seeded(url: str) -> None:
         async with transaction(session_factory(engine)) as db:
             await seed_demo(db, DEMO_PASSWORD)
         await add_agenda(session_factory(engine), ["HS-MAU-001"])
+        await make_due(session_factory(engine))
     finally:
         await engine.dispose()
 

@@ -15,12 +15,13 @@ from sqlalchemy import select
 
 from sessions import exports as store
 from sessions.models import AuditRecord, ExportRecord, ExportState, SessionEvent
+from tests.support import make_due
 from tests.web.conftest import Caller, Login
 from tests.web.recording_kit import WsParticipant, add_agenda, ffprobe
 from web.auth import COOKIE
 from web.config import Config
 from web.exports import EXPORTS
-from web.keys import DB
+from web.keys import CLOCK, DB
 from web.live import LIVE
 from web.recordings import RECORDINGS
 
@@ -63,6 +64,7 @@ async def test_export_session_and_case_range(
     )
     nothing = await officer.post(f"/api/v1/sessions/{sid}/exports", {})
     assert nothing.status == 409, nothing.body
+    await make_due(client.app[DB], client.app[CLOCK]())
     assert (await officer.post(f"/api/v1/sessions/{sid}/open")).status == 200
     central = await _participant(client, chair, sid, 111)
     commune = await _participant(client, focal, sid, 112)

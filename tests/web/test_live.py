@@ -3,12 +3,14 @@ becoming stored session events, opening and closing a session."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp import ClientWebSocketResponse
 from aiohttp.test_utils import TestClient
 
-from tests.support import DEMO_PASSWORD, login, wait_for
+from tests.support import DEMO_PASSWORD, FakeClock, login, make_due, wait_for
+from web.keys import CLOCK, DB
 from web.live import LIVE
 
 
@@ -41,6 +43,7 @@ async def test_join_refused_until_live_then_seats_and_events(client: TestClient[
     assert refused["refused"] is True and refused["code"] == "not-live"
     await ws.close()
 
+    await make_due(client.app[DB], client.app[CLOCK]())
     resp = await client.post(f"/api/v1/sessions/{sid}/open", headers=h)
     assert resp.status == 200, await resp.json()
     assert (await resp.json())["state"] == "live"
@@ -79,6 +82,7 @@ async def test_join_refused_until_live_then_seats_and_events(client: TestClient[
 async def test_seats_by_role(aiohttp_client: Any, client: TestClient[Any, Any]) -> None:
     csrf = await login(client, "officer")
     sid = await _session_id(client)
+    await make_due(client.app[DB], client.app[CLOCK]())
     assert (
         await client.post(f"/api/v1/sessions/{sid}/open", headers={"X-CSRF-Token": csrf})
     ).status == 200
@@ -129,3 +133,37 @@ async def test_only_chair_or_officer_opens(client: TestClient[Any, Any]) -> None
     sid = await _session_id(client)
     resp = await client.post(f"/api/v1/sessions/{sid}/open", headers={"X-CSRF-Token": csrf})
     assert resp.status == 403
+
+
+async def test_open_only_from_the_open_window_before_the_start(
+    client: TestClient[Any, Any], clock: FakeClock
+) -> None:
+    """The seeded session starts two days after the clock: opening is refused (409 naming
+    starts_at, nothing changed) until 60 minutes before the start (TIEPDAN_OPEN_LEAD_MINUTES)."""
+    csrf = await login(client, "chair")
+    h = {"X-CSRF-Token": csrf}
+    sid = await _session_id(client)
+    body = await (await client.get(f"/api/v1/sessions/{sid}")).json()
+    starts_at = datetime.fromisoformat(body["starts_at"])
+
+    early = await client.post(f"/api/v1/sessions/{sid}/open", headers=h)
+    assert early.status == 409
+    error = (await early.json())["error"]
+    assert "Chưa đến giờ mở phiên" in error["message"]
+    assert "08:30" not in error["fields"]["starts_at"]  # 07:30, the start less 60 minutes
+    assert error["fields"]["starts_at"].startswith("chỉ mở được từ 07:30")
+    # Nor through editing the session (the officer's PATCH): opening has its own rule.
+    officer = {"X-CSRF-Token": await login(client, "officer")}
+    patched = await client.patch(f"/api/v1/sessions/{sid}", json={"state": "live"}, headers=officer)
+    assert patched.status == 409 and "state" in (await patched.json())["error"]["fields"]
+
+    clock.now = starts_at - timedelta(minutes=61)
+    h = {"X-CSRF-Token": await login(client, "chair")}  # two days on: signed in again
+    assert (await client.post(f"/api/v1/sessions/{sid}/open", headers=h)).status == 409
+    again = await (await client.get(f"/api/v1/sessions/{sid}")).json()
+    assert again["state"] == "scheduled"
+
+    clock.now = starts_at - timedelta(minutes=59)
+    opened = await client.post(f"/api/v1/sessions/{sid}/open", headers=h)
+    assert opened.status == 200, await opened.text()
+    assert (await opened.json())["state"] == "live"

@@ -21,7 +21,7 @@ import recording.recorder
 from sessions.models import AuditRecord, RecordingRecord, RecordingState
 from tests.conftest import seed
 from tests.recording.recmedia import FillingFile
-from tests.support import wait_for
+from tests.support import make_due, wait_for
 from tests.web.conftest import Caller, Login, count_rows, sign_in
 from tests.web.recording_kit import (
     WsParticipant,
@@ -32,7 +32,7 @@ from tests.web.recording_kit import (
 from web.app import create_app
 from web.auth import COOKIE
 from web.config import Config
-from web.keys import DB
+from web.keys import CLOCK, DB
 from web.live import LIVE
 from web.recordings import RECORDINGS
 
@@ -95,6 +95,7 @@ async def test_record_stop_verify_and_attach_to_cases(
         await as_user("chair"),
         await as_user("focal1"),
     )
+    await make_due(client.app[DB], client.app[CLOCK]())
     assert (await officer.post(f"/api/v1/sessions/{sid}/open")).status == 200
     central = await _participant(client, chair, sid, 101)
     commune = await _participant(client, focal, sid, 102)
@@ -176,6 +177,7 @@ async def test_download_restricted_for_denunciation_and_audited(
         await as_user("chair"),
         await as_user("archivist"),
     )
+    await make_due(client.app[DB], client.app[CLOCK]())
     assert (await officer.post(f"/api/v1/sessions/{sid}/open")).status == 200
     central = await _participant(client, chair, sid, 103)
     try:
@@ -245,6 +247,7 @@ async def test_disk_full_stops_recording_cleanly_and_tells_the_chair(
     monkeypatch.setattr(recording.recorder, "TrackRecorder", TinySpool)
     sid, _ = await add_agenda(client.app[DB], ["HS-MAU-001"])
     officer, chair = await as_user("officer"), await as_user("chair")
+    await make_due(client.app[DB], client.app[CLOCK]())
     assert (await officer.post(f"/api/v1/sessions/{sid}/open")).status == 200
     central = await _participant(client, chair, sid, 104)
     try:
@@ -274,6 +277,7 @@ async def test_autostart_records_from_open_to_close(aiohttp_client: Any, config:
     auto: TestClient[Any, Any] = await aiohttp_client(app)
     officer = await sign_in(auto, "officer")
     sid = (await officer.get("/api/v1/sessions")).body["items"][0]["id"]
+    await make_due(auto.app[DB])
     assert (await officer.post(f"/api/v1/sessions/{sid}/open")).status == 200
     await auto.app[LIVE].events.drain()
     await wait_for(lambda: auto.app[RECORDINGS].active(sid), "recording started with the session")

@@ -12,6 +12,7 @@ from scheduling import planning
 from sessions import audit, receptions
 from sessions.access import Perm
 from sessions.db import transaction
+from sessions.errors import Conflict
 from sessions.models import ReceptionSession, SessionKind, SessionState
 from web import serialize
 from web.api.schedule import scheduling_config
@@ -126,6 +127,12 @@ async def create_session(request: web.Request) -> web.StreamResponse:
 async def update_session(request: web.Request) -> web.StreamResponse:
     f = Fields(await read_json(request), SESSION_FIELDS)
     data = session_input(f, False)
+    if data.state is SessionState.LIVE:
+        # Opening has its own rule (the open window) and effects (recording, the room).
+        raise Conflict(
+            "Phiên được mở bằng thao tác mở phiên, không qua sửa phiên.",
+            {"state": "dùng POST /api/v1/sessions/{id}/open"},
+        )
     p = principal(request)
     now, cfg = request.app[CLOCK](), scheduling_config(request.app)
     async with transaction(request.app[DB]) as db:

@@ -21,6 +21,7 @@ from web.pages import lookup
 from web.pages.forms import Form, pager, read_form, render
 from web.pages.intake import case_extras
 from web.pages.labels import CASE_KINDS, CASE_STATUSES
+from web.pages.recorded import REPAIRED, endpoint_label
 from web.recordings import case_attachment_views
 from web.validation import page_request, path_id, query_choice
 
@@ -86,6 +87,7 @@ async def case_page(
     async with request.app[DB]() as db:
         unit = await lookup.unit_names(db, [view.case.handling_unit_id])
         recs = await case_attachment_views(db, principal(request), view.case.id, request)
+        names = await lookup.endpoint_names(db, (a["recording"]["endpoint_id"] for a in recs))
         exported = await export_views(db, request, case_id=view.case.id)
         extras = await case_extras(db, request, view.case.id)
     return render(
@@ -96,7 +98,11 @@ async def case_page(
             "c": view.case,
             "unit": unit.get(view.case.handling_unit_id, ""),
             "recordings": recs,
+            "recording_endpoints": {
+                a["id"]: endpoint_label(names, a["recording"]["endpoint_id"]) for a in recs
+            },
             "exports": exported,
+            "repaired": REPAIRED,
             "export_sessions": sorted({a["session_id"] for a in recs}),
             "reveal_form": reveal_form or Form(),
             "upload_form": upload_form or Form(),

@@ -29,6 +29,13 @@ const FAILED_TEXT = {
   internal: "Hệ thống gặp lỗi khi xử lý yêu cầu; hãy thử lại.",
   "bad-offer": "Không thiết lập được kết nối hình ảnh, âm thanh.",
 };
+const LEFT_TITLE = {
+  left: "Bạn đã rời phiên",
+  removed: "Bạn đã được mời ra khỏi phiên",
+  "room-closed": "Phiên tiếp công dân đã kết thúc",
+  refused: "Chưa vào được phiên",
+};
+const REJOINABLE = new Set(["left", "closed", "replaced", "refused"]);
 const QUALITY_TEXT = { good: "Kết nối tốt", fair: "Kết nối trung bình", poor: "Kết nối kém" };
 const LINK_TEXT = {
   new: "Đang kết nối…",
@@ -146,6 +153,7 @@ class SessionView {
     this.stream = stream;
     this.tiles = new Map(); // slot name → <figure>
     this.audio = new Map(); // slot name → <audio>
+    this.items = new Map(); // participant id → its list item and the parts that change
     this.ended = null;
     this.selfMeter = new LevelMeter($("self-level"));
     this._toastTimer = 0;
@@ -235,9 +243,10 @@ class SessionView {
     tile.classList.toggle("empty", empty);
     tile.dataset.participant = s.participant_id ?? "";
     if (s.slot !== "main") tile.hidden = empty;
-    tile.querySelector(".tile-name").textContent = p ? p.display_name : "";
+    setText(tile.querySelector(".tile-name"), p ? p.display_name : "");
+    tile.querySelector(".tile-name").title = p ? p.display_name : "";
     if (s.slot === "main" || s.slot.startsWith("thumbnail")) {
-      tile.querySelector(".tile-flag").textContent = this._flag(s.participant_id, p);
+      setText(tile.querySelector(".tile-flag"), this._flag(s.participant_id, p));
     }
     const video = tile.querySelector("video");
     if (!empty && video.paused) video.play().catch(() => {});
@@ -264,32 +273,93 @@ class SessionView {
     this._updateButtons();
   }
 
+  /** The list is updated in place, keyed by participant id: `slots` and `speaker` messages
+   * come several times a second with four endpoints talking, and a list rebuilt on each one
+   * moved the chair's buttons away from under the pointer (issue 10). Only what changed is
+   * touched; an item's buttons stay the same elements for as long as it is listed. */
   _renderParticipants() {
     const c = this.client;
     const list = [...c.participants.values()].sort(byRole);
-    $("participant-count").textContent = `(${list.length})`;
-    $("participants").replaceChildren(...list.map((p) => this._participantItem(p)));
+    setText($("participant-count"), `(${list.length})`);
+    const ul = $("participants");
+    const keep = new Set(list.map((p) => p.participant_id));
+    for (const [pid, item] of this.items) {
+      if (!keep.has(pid)) {
+        item.li.remove();
+        this.items.delete(pid);
+      }
+    }
+    list.forEach((p, i) => {
+      let item = this.items.get(p.participant_id);
+      if (item && item.chairable !== this._chairable(p.participant_id)) {
+        item.li.remove(); // the seat became known after the list was first drawn
+        item = null;
+      }
+      if (!item) {
+        item = this._participantItem(p.participant_id);
+        this.items.set(p.participant_id, item);
+      }
+      this._updateItem(item, p);
+      if (ul.children[i] !== item.li) ul.insertBefore(item.li, ul.children[i] ?? null);
+    });
   }
 
-  _participantItem(p) {
+  _chairable(pid) {
+    return Boolean(this.client.mayChair) && pid !== this.client.participantId;
+  }
+
+  /** One list item's fixed structure; its buttons read the room's state when clicked. */
+  _participantItem(pid) {
     const c = this.client;
     const li = document.createElement("li");
-    li.dataset.participant = p.participant_id;
-    li.className = p.state === "away" ? "away" : "";
-    const name = el("span", "p-name", p.display_name + (p.participant_id === c.participantId ? " (bạn)" : ""));
-    const badges = el("span", "p-badges");
-    if (p.is_central) badges.append(el("span", "badge central", "Trung tâm"));
-    if (p.may_chair) badges.append(el("span", "badge", "Điều hành"));
-    if (p.participant_id === c.floor) badges.append(el("span", "badge floor", "Được trao lời"));
-    if (p.microphone_muted) badges.append(el("span", "badge off", "Micro tắt"));
-    if (p.camera_muted) badges.append(el("span", "badge off", "Camera tắt"));
-    if (p.screen) badges.append(el("span", "badge", "Chia sẻ màn hình"));
-    if (p.state === "away") badges.append(el("span", "badge warn", "Mất kết nối"));
+    li.dataset.participant = pid;
+    const name = el("span", "p-name");
     const q = el("span", "quality");
-    showQuality(q, this._participantFigures(p.participant_id));
+    const badges = el("span", "p-badges");
     li.append(el("div", "p-line", name, q), badges);
-    if (c.mayChair && p.participant_id !== c.participantId) li.append(this._chairButtons(p));
-    return li;
+    const item = { li, name, badges, badgeKey: "", actions: null, chairable: this._chairable(pid) };
+    if (item.chairable) {
+      const floor = button("Trao lời", "give-floor", () => c.giveFloor(c.floor === pid ? null : pid));
+      const mute = button("Tắt micro", "mute-participant", () => c.muteParticipant(pid));
+      const pin = button("Ghim", "pin", () => c.pin(pid, !c.pinned.includes(pid)));
+      const remove = button("Mời ra", "remove", () => {
+        const p = c.participants.get(pid);
+        if (p && confirm(`Mời "${p.display_name}" ra khỏi phiên? Điểm cầu này sẽ không vào lại được.`)) c.removeParticipant(pid);
+      });
+      item.actions = { floor, mute, pin };
+      li.append(el("div", "p-actions", floor, mute, pin, remove));
+    }
+    return item;
+  }
+
+  _updateItem(item, p) {
+    const c = this.client;
+    const pid = p.participant_id;
+    setText(item.name, p.display_name + (pid === c.participantId ? " (bạn)" : ""));
+    const away = p.state === "away";
+    if (item.li.classList.contains("away") !== away) item.li.classList.toggle("away", away);
+    const flags = [
+      p.is_central && ["central", "Trung tâm"],
+      p.may_chair && ["", "Điều hành"],
+      pid === c.floor && ["floor", "Được trao lời"],
+      p.microphone_muted && ["off", "Micro tắt"],
+      p.camera_muted && ["off", "Camera tắt"],
+      p.screen && ["", "Chia sẻ màn hình"],
+      away && ["warn", "Mất kết nối"],
+    ].filter(Boolean);
+    const key = JSON.stringify(flags);
+    if (key !== item.badgeKey) {
+      item.badgeKey = key;
+      item.badges.replaceChildren(...flags.map(([cls, text]) => el("span", `badge ${cls}`.trim(), text)));
+    }
+    showQuality(item.li.querySelector(".quality"), this._participantFigures(pid));
+    const a = item.actions;
+    if (!a) return;
+    setText(a.floor, pid === c.floor ? "Thu hồi lời" : "Trao lời");
+    if (a.mute.disabled !== Boolean(p.microphone_muted)) a.mute.disabled = Boolean(p.microphone_muted);
+    const pinnable = !p.is_central && Boolean(c.me?.is_central);
+    if (a.pin.hidden === pinnable) a.pin.hidden = !pinnable;
+    setText(a.pin, c.pinned.includes(pid) ? "Bỏ ghim" : "Ghim");
   }
 
   /** What we know of one participant's link: our getStats of the slot showing it, else
@@ -302,26 +372,6 @@ class SessionView {
     }
     const shown = Object.values(c.figures.slots).filter((f) => f.participant_id === pid);
     return shown.find((f) => f.kind === "video") ?? shown[0] ?? bridgeFigures(c.bridgeFigures[pid]);
-  }
-
-  _chairButtons(p) {
-    const c = this.client;
-    const box = el("div", "p-actions");
-    const hasFloor = p.participant_id === c.floor;
-    box.append(
-      button(hasFloor ? "Thu hồi lời" : "Trao lời", "give-floor", () => c.giveFloor(hasFloor ? null : p.participant_id)),
-      button("Tắt micro", "mute-participant", () => c.muteParticipant(p.participant_id), p.microphone_muted),
-    );
-    if (!p.is_central && c.me?.is_central) {
-      const pinned = c.pinned.includes(p.participant_id);
-      box.append(button(pinned ? "Bỏ ghim" : "Ghim", "pin", () => c.pin(p.participant_id, !pinned)));
-    }
-    box.append(
-      button("Mời ra", "remove", () => {
-        if (confirm(`Mời "${p.display_name}" ra khỏi phiên? Điểm cầu này sẽ không vào lại được.`)) c.removeParticipant(p.participant_id);
-      }),
-    );
-    return box;
   }
 
   _renderChair() {
@@ -340,6 +390,13 @@ class SessionView {
 
   _renderAgenda({ item }) {
     $("agenda-text").textContent = item ? agendaText(item) : "Chưa bắt đầu vụ việc nào";
+    const current = item?.item_id != null ? String(item.item_id) : null;
+    for (const li of $("agenda-list").children) {
+      const on = li.dataset.itemId === current;
+      li.classList.toggle("current", on);
+      if (on) li.setAttribute("aria-current", "step");
+      else li.removeAttribute("aria-current");
+    }
   }
 
   /** Figures change every second: update the indicators in place, so that the list's
@@ -420,16 +477,22 @@ class SessionView {
     this._toast(FAILED_TEXT[code] ?? `Yêu cầu không thực hiện được (${code}: ${message}).`);
   }
 
+  /** The session view gives way to a calm page saying what happened, with "Vào lại phiên"
+   * when coming back is possible (not after being removed, nor once the session ended). */
   _onEnded({ reason, code, message }) {
     this.ended = reason;
     const text = reason === "refused" ? message || REFUSED_TEXT[code] || "Không vào được phiên." : ENDED_TEXT[reason] ?? "Đã ngắt kết nối khỏi phiên.";
-    $("ended-banner").textContent = text;
-    $("ended-banner").hidden = false;
-    $("reconnect-banner").hidden = true;
-    $("link-state").textContent = "Đã ngắt kết nối";
     this.selfMeter.detach();
     this.stream.getTracks().forEach((t) => t.stop());
     for (const b of document.querySelectorAll(".controls button, .chair-panel button, .p-actions button")) b.disabled = true;
+    for (const v of document.querySelectorAll("#session video, #session audio")) v.srcObject = null;
+    this.items.clear();
+    $("participants").replaceChildren(); // oneself is no longer in the room
+    $("session").hidden = true;
+    $("left-title").textContent = LEFT_TITLE[reason] ?? "Đã ngắt kết nối khỏi phiên";
+    $("left-text").textContent = reason === "left" ? "Micro và camera của bạn đã tắt. Bạn có thể vào lại khi phiên còn diễn ra." : text;
+    $("rejoin-button").hidden = !REJOINABLE.has(reason);
+    $("left").hidden = false;
   }
 
   _toast(text) {
@@ -459,9 +522,14 @@ function button(text, action, onClick, disabled = false) {
   return b;
 }
 
+/** Set a node's text only when it differs, so that an unchanged node is left alone. */
+function setText(node, text) {
+  if (node.textContent !== text) node.textContent = text;
+}
+
 function setPressed(b, pressed, onText, offText) {
   b.setAttribute("aria-pressed", String(Boolean(pressed)));
-  b.textContent = pressed ? onText : offText;
+  setText(b, pressed ? onText : offText);
   b.classList.toggle("off", Boolean(pressed));
 }
 
