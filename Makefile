@@ -46,7 +46,7 @@ typecheck: dev
 
 pytest: dev system-deps
 	mkdir -p $(ARTIFACTS)
-	$(BIN)/pytest -q -p no:cacheprovider
+	$(BIN)/pytest -q -p no:cacheprovider --durations=20
 
 test: lint typecheck pytest
 

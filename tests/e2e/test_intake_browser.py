@@ -76,7 +76,14 @@ def test_officer_registers_a_citizen_and_a_denunciation_with_a_document(
     shot(page, "2-case-form")
     page.get_by_role("button", name="Tạo hồ sơ").click()
     expect(page.get_by_text("Đã lưu hồ sơ.")).to_be_visible()
+    # A denouncer is withheld on arrival, even from the officer who recorded the case: it is
+    # revealed by asking, with a reason (one audit record).
+    expect(page.get_by_role("cell", name="Hoàng Thị Lan")).to_have_count(0)
+    expect(page.locator("#parties .badge.withheld, table .badge.withheld").first).to_be_visible()
+    page.get_by_label(re.compile("Lý do xem danh tính")).fill("Đối chiếu giấy tờ khi nhận đơn")
+    page.get_by_role("button", name="Xem danh tính").click()
     expect(page.get_by_role("cell", name="Hoàng Thị Lan")).to_be_visible()
+    shot(page, "2b-identity-revealed")
     expect(page.get_by_text("Người được phép xem danh tính người tố cáo")).to_be_visible()
 
     scan = tmp_path / "Đơn tố cáo.pdf"

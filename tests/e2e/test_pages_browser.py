@@ -75,7 +75,7 @@ def test_leader_signs_in_and_sees_the_vietnamese_home(page: Page) -> None:
     nav.get_by_role("link", name="Phiên tiếp công dân").click()
     page.get_by_role("link", name="Tiếp công dân định kỳ tháng (mẫu)").click()
     expect(page.get_by_role("heading", name="Chương trình tiếp")).to_be_visible()
-    expect(page.get_by_text("Điểm cầu xã Tân Phú")).to_be_visible()
+    expect(page.get_by_role("cell", name="Điểm cầu xã Tân Phú")).to_be_visible()  # readiness
     shot(page, "session-detail-chair")
 
 

@@ -70,6 +70,13 @@ async def _citizen_page(
                 form = Form.of({"unit_id": p.unit_id})
             else:
                 view = await cases.get_citizen(db, audit_context(request), citizen_id)
+                if view.withheld:
+                    # The form would show the identity on arrival: it is revealed on asking.
+                    raise Forbidden(
+                        "Danh tính người tố cáo được bảo mật: hãy mở hồ sơ của công dân, "
+                        "chọn «Xem danh tính» và nêu lý do trước khi sửa.",
+                        {"id": "danh tính được bảo mật"},
+                    )
                 c = view.citizen
                 form = Form.of(
                     {
@@ -228,7 +235,7 @@ async def _case_form_page(
         if case_id is not None:
             view = await cases.get_case(db, audit_context(request), case_id)
             case = view.case
-            if view.identity_withheld:
+            if view.protected and not view.cleared:
                 raise Forbidden("Hồ sơ tố cáo: chỉ người được cấp quyền mới sửa được hồ sơ này.")
             if form is None:
                 pairs: list[tuple[str, str]] = []
