@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 
 from aiohttp import web
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from bridge.eventloop import new_event_loop
 from sessions.db import DatabaseConfig, create_engine, session_factory, transaction, upgrade
@@ -121,3 +121,21 @@ def chromium(media: bool = False) -> Iterator[Browser]:
             browser.close()
     finally:
         pw.stop()
+
+
+@contextlib.contextmanager
+def served_page(server: LiveServer, wait_ms: int = 10_000) -> Iterator[Page]:
+    """One Chromium page (no media, Vietnamese locale) on `server`, started here and
+    stopped when the page is done."""
+    base_url = server.start()
+    try:
+        with chromium(media=False) as browser:
+            context = browser.new_context(
+                base_url=base_url, locale="vi-VN", viewport={"width": 1280, "height": 900}
+            )
+            context.set_default_timeout(wait_ms)
+            expect.set_options(timeout=wait_ms)
+            yield context.new_page()
+            context.close()
+    finally:
+        server.stop()

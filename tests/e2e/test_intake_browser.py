@@ -9,9 +9,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
-from tests.e2e.live import LiveServer, chromium, live_config
+from tests.e2e.live import LiveServer, live_config, served_page
 from tests.support import DEMO_PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -24,19 +24,8 @@ PDF = b"%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n"
 @pytest.fixture
 def page(tmp_path: Path) -> Iterator[Page]:
     server = LiveServer(live_config(tmp_path))
-    base_url = server.start()
-    browser: Browser
-    try:
-        with chromium(media=False) as browser:
-            context = browser.new_context(
-                base_url=base_url, locale="vi-VN", viewport={"width": 1280, "height": 900}
-            )
-            context.set_default_timeout(WAIT_MS)
-            expect.set_options(timeout=WAIT_MS)
-            yield context.new_page()
-            context.close()
-    finally:
-        server.stop()
+    with served_page(server, WAIT_MS) as page:
+        yield page
 
 
 def shot(page: Page, name: str) -> None:

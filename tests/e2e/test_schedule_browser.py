@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.live import LiveServer, chromium, live_config
+from tests.e2e.live import LiveServer, live_config, served_page
 from tests.support import DEMO_PASSWORD, FakeClock
 
 pytestmark = pytest.mark.browser
@@ -28,18 +28,8 @@ def page(tmp_path: Path) -> Iterator[Page]:
     # A fixed clock (Monday 23/11/2026, 09:00 in Hanoi): "tomorrow" is then never the day
     # of the demo's own session (the seed puts it two UTC days ahead).
     server = LiveServer(live_config(tmp_path), FakeClock())
-    base_url = server.start()
-    try:
-        with chromium(media=False) as browser:
-            context = browser.new_context(
-                base_url=base_url, locale="vi-VN", viewport={"width": 1280, "height": 900}
-            )
-            context.set_default_timeout(WAIT_MS)
-            expect.set_options(timeout=WAIT_MS)
-            yield context.new_page()
-            context.close()
-    finally:
-        server.stop()
+    with served_page(server, WAIT_MS) as page:
+        yield page
 
 
 def shot(page: Page, name: str) -> None:
