@@ -27,6 +27,17 @@ class FakeClock:
         self.now += timedelta(**kwargs)
 
 
+@dataclass
+class ShiftedClock:
+    """Real time moved by `offset`: a test sets the app a day back, then brings it to the
+    present, so that what the app stamps agrees with the media the bridge stamps in real time."""
+
+    offset: timedelta = timedelta(0)
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+
 async def wait_for(
     condition: Callable[[], Awaitable[bool]] | Callable[[], bool],
     what: str,

@@ -56,7 +56,9 @@ async def test_open_in_the_window_and_close_with_confirmation(
     csrf = await login(client, "chair")
     page = await _page(client, "/sessions/1")
     # The seeded session starts at 08:30 on the day after tomorrow: it opens from 07:30.
-    assert "Mở phiên" in page and "Phiên được mở từ 07:30 25/11/2026" in page
+    # Too early: no button yet, the page says from when (a post is refused all the same).
+    assert "Phiên được mở từ 07:30 25/11/2026" in page
+    assert 'action="/sessions/1/open"' not in page and "hiện ở đây khi đến giờ" in page
     assert "Sẵn sàng của các điểm cầu" in page
     assert "Điểm cầu xã Tân Phú" in page and "Chưa kiểm tra" in page
 
@@ -67,6 +69,7 @@ async def test_open_in_the_window_and_close_with_confirmation(
 
     clock.now = datetime(2026, 11, 25, 0, 40, tzinfo=UTC)  # 07:40 local, 50 minutes before
     csrf = await login(client, "chair")
+    assert 'action="/sessions/1/open"' in await _page(client, "/sessions/1")
     status, location, body = await _post(client, "/sessions/1/open", csrf)
     assert (status, location) == (303, "/sessions/1"), body
     assert await _state(client, 1) is SessionState.LIVE

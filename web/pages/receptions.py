@@ -154,6 +154,7 @@ async def _detail_page(request: web.Request, form: Form, status: int) -> web.Str
     async with transaction(request.app[DB]) as db:  # a shown identity is audited
         s = await receptions.get_session(db, p, path_id(request))
         endpoint_ids = [s.central_endpoint_id, *(e.endpoint_id for e in s.endpoints)]
+        opens = live.opens_at(s, request.app[CONFIG].scheduling.open_lead)
         data = {
             "s": s,
             "form": form,
@@ -166,7 +167,8 @@ async def _detail_page(request: web.Request, form: Form, status: int) -> web.Str
             "can_schedule": p.can(Perm.SESSIONS_WRITE) and s.state in receptions.EDITABLE,
             "exportable": await _has_stored_recordings(db, s.id),
             "may_run": _may_run(p, s),
-            "opens_at": live.opens_at(s, request.app[CONFIG].scheduling.open_lead),
+            "opens_at": opens,
+            "opens_now": request.app[CLOCK]() >= opens,
             "readiness": await _readiness(db, request, s),
             "exports": await export_views(db, request, session_id=s.id)
             if p.can(Perm.CASES_READ)
