@@ -36,7 +36,6 @@ from sqlalchemy import select
 
 from sessions.db import DatabaseConfig, create_engine, session_factory, transaction
 from sessions.models import ReceptionSession
-
 from tests.e2e.live import LiveServer, chromium, live_config
 from tests.e2e.test_room import ARTIFACTS, HOOK, Seat
 from tests.support import ShiftedClock
