@@ -16,10 +16,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import itertools
 import json
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -209,6 +210,18 @@ class TrackRecorder:
                 await asyncio.gather(self._task, return_exceptions=True)
             if self._executor is not None:
                 self._executor.shutdown(wait=False)
+
+    def write_prepared(self, frames: Iterable[EncodedFrame]) -> RecordedFile | None:
+        """Write frames made beforehand (the sample archive, the replay benchmark) straight
+        through, in the calling thread, with no queue to drop from: the file is named,
+        tagged, finalized and hashed exactly as a live recording's. Not with `start()`."""
+        if self._task is not None:
+            raise RuntimeError(f"recorder for track {self.track.track_id} is live")
+        spool_tracks_dir(self.config).mkdir(parents=True, exist_ok=True)
+        pending = iter(frames)
+        while self._failure is None and (batch := list(itertools.islice(pending, _BATCH))):
+            self._write_batch(batch)
+        return self._finish()
 
     async def _run(self) -> RecordedFile | None:
         loop = asyncio.get_running_loop()
