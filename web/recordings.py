@@ -14,127 +14,55 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
-import av.error
 from aiohttp import web
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bridge.errors import BridgeError
 from bridge.room import Room
 from bridge.service import Bridge
 from recording import (
-    AgendaCase,
-    ManifestFile,
     RecordedFile,
     RecordingConfig,
     RecordingError,
     RecordingFailure,
     SessionRecorder,
     Storage,
-    build_manifest,
     recover_spool,
-    store_manifest,
-    store_recording,
 )
-from recording.manifest import iso_utc
-from recording.recovery import RecoveryReport, repair_partial
+from recording.recovery import RecoveryReport
 from sessions import audit, cases, receptions
 from sessions import recordings as recs
 from sessions.access import Perm, Principal
-from sessions.accounts import principal_for
-from sessions.audit import AuditContext
 from sessions.db import transaction
 from sessions.errors import Conflict, Forbidden
 from sessions.models import (
-    Account,
-    CaseFile,
     ReceptionSession,
     RecordingRecord,
-    RecordingState,
     Role,
     SessionState,
 )
-from sessions.recordings import STORED_STATES, Heard, TrackFile
+from sessions.recordings import STORED_STATES
 from web.auth import audit_context
 from web.http import ok, principal, requires
 from web.keys import CONFIG, DB
 from web.live import LIVE, participant_id, room_id
 from web.recording_checks import open_checked_storage, verify_session
+from web.recording_store import RunStore
 from web.validation import Fields, path_id, read_json
 
 log = logging.getLogger("tiepdan.recording")
-_RUN_KEY = re.compile(r"^(sessions/([0-9]+)/[^/]+)/[^/]+$")
-FAILURES = frozenset({"disk_full", "io_error"})
-_ACTION = {
-    RecordingState.STORED: "recording.stored",
-    RecordingState.REPAIRED: "recording.repaired",
-    RecordingState.FAILED: "recording.failed",
-}
 _MEDIA_TYPES = {".webm": "video/webm", ".mkv": "video/x-matroska"}
 SOURCE_LABELS = {
     "microphone": "Âm thanh (micrô)",
     "camera": "Hình (camera)",
     "screen": "Màn hình chia sẻ",
 }
-
-
-def run_of(key: str) -> tuple[int, str] | None:
-    """(session id, run key) of a track file's storage key `sessions/{id}/{stamp}/{name}`."""
-    match = _RUN_KEY.match(key)
-    return None if match is None else (int(match.group(2)), match.group(1))
-
-
-def track_file(
-    rec: RecordedFile, run_key: str, state: RecordingState, reason: str | None
-) -> TrackFile:
-    t = rec.track
-    return TrackFile(
-        storage_key=rec.key,
-        run_key=run_key,
-        track_id=t.track_id,
-        participant_id=t.participant_id,
-        endpoint_id=t.endpoint_id,
-        kind=t.kind,
-        source=t.source,
-        codec=t.codec,
-        size=rec.size,
-        sha256=rec.sha256,
-        duration_ms=round(rec.duration_s * 1000),
-        started_at=datetime.fromtimestamp(rec.started_at, UTC),
-        state=state,
-        dropped=rec.dropped,
-        failure_reason=reason,
-    )
-
-
-def manifest_entry(row: RecordingRecord) -> ManifestFile:
-    assert row.sha256 is not None and row.size_bytes is not None
-    return ManifestFile(
-        key=row.storage_key,
-        sha256=row.sha256,
-        size=row.size_bytes,
-        duration_ms=row.duration_ms or 0,
-        codec=row.codec,
-        track_id=row.track_id or "",
-        kind=row.track_kind,
-        source=row.track_source,
-        participant_id=row.participant_id or "",
-        endpoint_id=row.endpoint_id,
-        started_at=iso_utc(row.started_at.timestamp()),
-    )
-
-
-def agenda_case(case: CaseFile, heard: Heard | None) -> AgendaCase:
-    start = None if heard is None else heard.start.timestamp()
-    end = None if heard is None or heard.end is None else heard.end.timestamp()
-    return AgendaCase(str(case.id), f"{case.code} · {case.title}", start, end)
 
 
 # -- the service ------------------------------------------------------------------------
@@ -207,6 +135,7 @@ class RecordingService:
         self.autostart = autostart
         self.shutdown_grace_s = shutdown_grace_s
         self.log = logger or log
+        self.store = RunStore(storage, db, self.log)
         self._db = db
         self._bridge = bridge
         self._runs: dict[int, Run] = {}
@@ -296,7 +225,7 @@ class RecordingService:
         self._runs[sid] = Run(sid, run_key, recorder, room)
         room.add_frame_subscriber(recorder)
         room.request_keyframes()
-        await self._audit(
+        await self.store.audit(
             sid, command.account_id, "recording.start", "session", sid, run_key=run_key
         )
 
@@ -311,7 +240,7 @@ class RecordingService:
             return
         run.room.remove_frame_subscriber(run.recorder)
         files = await run.recorder.stop()  # finalizes the files; the uploads come later
-        await self._audit(
+        await self.store.audit(
             sid,
             command.account_id,
             "recording.stop",
@@ -342,161 +271,13 @@ class RecordingService:
             job = await self._jobs.get()
             try:
                 if isinstance(job, StoreRun):
-                    await self._store_run(job)
+                    await self.store.store_run(job.session_id, job.run_key, job.files)
                 else:
-                    await self._recover(job)
+                    await self.store.recover(job.report)
             except Exception:
                 self.log.exception("recording job %r failed", job)
             finally:
                 self._jobs.task_done()
-
-    async def _store_run(self, job: StoreRun) -> None:
-        saved = [await self._store_one(rec, job.run_key) for rec in job.files]
-        await self._persist(job.session_id, saved)
-        await self._write_manifest(job.session_id, job.run_key)
-
-    async def _store_one(self, rec: RecordedFile, run_key: str) -> TrackFile:
-        reason = rec.status if rec.status in FAILURES else None
-        if not rec.finalized:  # cut by a write error: remux what reached the disk
-            try:
-                rec = await asyncio.to_thread(repair_partial, rec.path)
-            except (OSError, ValueError, RecordingError, av.error.FFmpegError) as exc:
-                self.log.error("%s kept in the spool, not repaired: %s", rec.path, exc)
-                return track_file(rec, run_key, RecordingState.FAILED, reason)
-        try:
-            await store_recording(self.storage, rec)
-        except (OSError, RecordingError) as exc:
-            self.log.error("%s not stored (kept in the spool): %s", rec.key, exc)
-            return track_file(rec, run_key, RecordingState.FAILED, reason or "not_stored")
-        state = RecordingState.REPAIRED if rec.status == "recovered" else RecordingState.STORED
-        return track_file(rec, run_key, state, reason)
-
-    async def _persist(self, session_id: int, files: Iterable[TrackFile]) -> None:
-        async with transaction(self._db) as db:
-            if await db.get(ReceptionSession, session_id) is None:
-                self.log.error("session %d is not in the database; records not kept", session_id)
-                return
-            for f in files:
-                row = await recs.save_file(db, session_id, f)
-                await self._audit_in(
-                    db,
-                    session_id,
-                    None,
-                    _ACTION.get(row.state, "recording.changed"),
-                    "recording",
-                    row.id,
-                    key=row.storage_key,
-                    sha256=row.sha256,
-                    size=row.size_bytes,
-                    duration_ms=row.duration_ms,
-                    reason=row.failure_reason,
-                )
-
-    async def _write_manifest(self, session_id: int, run_key: str) -> None:
-        """List the run's stored files (those no manifest lists yet) in a new manifest, keep
-        its hash, and attach the files to the cases heard while they were recorded."""
-        async with self._db() as db:
-            rows = await recs.unlisted(db, run_key)
-            agenda = await recs.agenda_cases(db, session_id)
-        if not rows:
-            return
-        manifest = build_manifest(
-            f"session-{session_id}",
-            [manifest_entry(r) for r in rows],
-            [agenda_case(c, h) for c, h in agenda],
-        )
-        key = f"{run_key}/manifest-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S%fZ')}.json"
-        stored = await store_manifest(self.storage, manifest, key)
-        async with transaction(self._db) as db:
-            rows = list(
-                await db.scalars(
-                    select(RecordingRecord).where(RecordingRecord.id.in_([r.id for r in rows]))
-                )
-            )
-            row = await recs.add_manifest(
-                db,
-                session_id,
-                run_key,
-                key,
-                manifest.manifest_hash,
-                stored.sha256,
-                stored.size,
-                rows,
-            )
-            attached = await recs.attach_to_cases(db, session_id, rows)
-            await self._audit_in(
-                db,
-                session_id,
-                None,
-                "recording.manifest",
-                "recording_manifest",
-                row.id,
-                key=key,
-                manifest_hash=row.manifest_hash,
-                files=len(rows),
-                attached_cases=sorted({a.case_id for a in attached}),
-            )
-
-    async def _recover(self, job: Recover) -> None:
-        """Store what the spool scan at start repaired or found finished, keep its records,
-        resume other journaled uploads, and write the manifests a crash left unwritten."""
-        runs: dict[tuple[int, str], list[TrackFile]] = {}
-        for rec in [*job.report.recovered, *job.report.pending]:
-            where = run_of(rec.key)
-            if where is None:
-                self.log.warning("spool file %s is not a session's recording: left", rec.path)
-                continue
-            runs.setdefault(where, []).append(await self._store_one(rec, where[1]))
-        handled = frozenset(rec.key for rec in [*job.report.recovered, *job.report.pending])
-        others = await self.storage.resume_pending(skip=handled)
-        for failed, why in others.failed.items():
-            self.log.error("pending upload %s not finished: %s", failed, why)
-        for (session_id, _), files in runs.items():
-            await self._persist(session_id, files)
-        async with self._db() as db:
-            unlisted = await recs.unlisted_runs(db)
-        for session_id, run_key in unlisted:
-            await self._write_manifest(session_id, run_key)
-
-    # -- audit -----------------------------------------------------------------------------
-
-    async def _audit(
-        self,
-        session_id: int,
-        account_id: int | None,
-        action: str,
-        object_type: str,
-        object_id: object,
-        **detail: Any,
-    ) -> None:
-        async with transaction(self._db) as db:
-            await self._audit_in(
-                db, session_id, account_id, action, object_type, object_id, **detail
-            )
-
-    async def _audit_in(
-        self,
-        db: AsyncSession,
-        session_id: int,
-        account_id: int | None,
-        action: str,
-        object_type: str,
-        object_id: object,
-        **detail: Any,
-    ) -> None:
-        session = await db.get(ReceptionSession, session_id)
-        account = await db.get(Account, account_id) if account_id is not None else None
-        who = await principal_for(db, account) if account is not None else None
-        await audit.record(
-            db,
-            AuditContext(who),
-            action,
-            object_type,
-            object_id,
-            session.unit_id if session is not None else None,
-            {"session_id": session_id, **detail},
-            actor_username=None if who is not None else "system",
-        )
 
 
 _COMMANDS: dict[type, Callable[[RecordingService, Any], Awaitable[None]]] = {
