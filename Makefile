@@ -9,7 +9,7 @@ ARTIFACTS ?= test-artifacts
 
 run: install
 	$(BIN)/tiepdan db upgrade
-	$(BIN)/tiepdan seed-demo
+	$(BIN)/tiepdan seed-demo --sample-archive
 	$(BIN)/tiepdan serve
 
 install: $(VENV)/.installed

@@ -11,7 +11,7 @@ import os
 import secrets
 import sys
 from collections.abc import Callable, Coroutine, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 
@@ -24,8 +24,10 @@ from web import logs
 from web.auth import end_sessions
 from web.config import Config, ConfigError
 
+_T = TypeVar("_T")
 
-def _run(coro: Coroutine[Any, Any, int]) -> int:
+
+def _run(coro: Coroutine[Any, Any, _T]) -> _T:
     return asyncio.run(coro)
 
 
@@ -111,7 +113,14 @@ def cmd_seed_demo(config: Config, args: argparse.Namespace) -> int:
         return 0
 
     upgrade(config.database.url)
-    return _run(_with_db(config, work))
+    code = _run(_with_db(config, work))
+    if code == 0 and args.sample_archive:
+        from web.sample_archive import seed_sample_archive
+
+        sample = _run(seed_sample_archive(config))
+        print(f"tiepdan: {sample.message}.")
+        code = 1 if sample.failed else 0
+    return code
 
 
 def _read_password(args: argparse.Namespace) -> str:
@@ -233,9 +242,14 @@ def parser() -> argparse.ArgumentParser:
     up = db.add_parser("upgrade", help="cập nhật cấu trúc cơ sở dữ liệu (migration)")
     up.add_argument("revision", nargs="?", default="head", help="phiên bản đích (mặc định: head)")
     up.set_defaults(func=cmd_db_upgrade)
-    sub.add_parser("seed-demo", help="tạo tỉnh mẫu trong cơ sở dữ liệu còn trống").set_defaults(
-        func=cmd_seed_demo
+    demo = sub.add_parser("seed-demo", help="tạo tỉnh mẫu trong cơ sở dữ liệu còn trống")
+    demo.add_argument(
+        "--sample-archive",
+        action="store_true",
+        help="thêm một phiên đã kết thúc có bản ghi hình ngắn (ba điểm cầu, hai vụ việc), "
+        "để xem lại ngay",
     )
+    demo.set_defaults(func=cmd_seed_demo)
     user = _commands(sub.add_parser("user", help="tài khoản"), "user_command")
     add = user.add_parser("add", help="tạo tài khoản")
     add.add_argument("username", help="tên đăng nhập")
