@@ -41,6 +41,7 @@ from sessions.models import (
     CaseKind,
     CaseParty,
     Citizen,
+    CitizenRole,
 )
 from sessions.text import nfc
 
@@ -277,3 +278,56 @@ async def may_see_case_material(db: AsyncSession, p: Principal, case: CaseFile) 
     citizen handed in: a denouncer's handwriting, their name on the page): for a protected
     case, only an account cleared for it."""
     return not is_protected_case(case) or await _cleared_for(db, p, case.id)
+
+
+# A citizen's copy of their own reception ---------------------------------------------------
+
+
+async def copy_hazards(
+    db: AsyncSession, session_id: int, case_id: int, requester_id: int
+) -> list[str]:
+    """What a copy of the recording of one case's hearing in a session, handed to one of its
+    citizens, would reveal to that citizen that they may not learn (DOMAIN: a denouncer's
+    identity, another citizen's denunciation). Empty when the system sees nothing; staff
+    still watch the copy before handing it over. Never names anyone."""
+    case = await db.get(CaseFile, case_id)
+    if case is None:
+        return ["Không tìm thấy hồ sơ."]
+    heard = set(
+        await db.scalars(
+            select(AgendaCitizen.citizen_id)
+            .join(AgendaItem, AgendaItem.id == AgendaCitizen.agenda_item_id)
+            .where(AgendaItem.session_id == session_id, AgendaItem.case_id == case_id)
+        )
+    )
+    parties = dict(
+        (cid, role)
+        for cid, role in await db.execute(
+            select(CaseParty.citizen_id, CaseParty.role).where(CaseParty.case_id == case_id)
+        )
+    )
+    people = heard | (set(parties) if is_protected_case(case) else set())
+    others = people - {requester_id}
+    hazards: list[str] = []
+    if others:
+        secret = set(await db.scalars(protected_citizens().where(CaseParty.citizen_id.in_(others))))
+        # The person denounced is no secret to their denouncer, unless protected elsewhere.
+        accused = {cid for cid, role in parties.items() if role is CitizenRole.DENOUNCED}
+        elsewhere = set(
+            await db.scalars(
+                protected_citizens().where(
+                    CaseParty.citizen_id.in_(accused), CaseParty.case_id != case_id
+                )
+            )
+        )
+        secret -= accused - elsewhere
+        if secret:
+            hazards.append(
+                f"Đoạn ghi có {len(secret)} người khác được giữ bí mật danh tính (người tố cáo"
+                " hoặc người có mặt trong vụ việc tố cáo): không giao bản sao."
+            )
+    if is_protected_case(case) and parties.get(requester_id) is CitizenRole.DENOUNCED:
+        hazards.append(
+            "Người yêu cầu là người bị tố cáo trong vụ việc: bản sao buổi tiếp làm lộ người tố cáo."
+        )
+    return hazards

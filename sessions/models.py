@@ -728,3 +728,38 @@ class ReminderMail(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column(index=True)
+
+
+# A citizen's copy of the recording of their own reception (issue 11) -----------------------
+
+
+class CopyState(enum.StrEnum):
+    REQUESTED = "requested"  # the written request is recorded
+    APPROVED = "approved"  # checked: reveals no denouncer, no other citizen's denunciation
+    REFUSED = "refused"  # the check found what the copy would reveal
+    HANDED_OVER = "handed_over"
+
+
+class RecordingCopy(Base):
+    """A citizen's written request for a copy of the recording of their own reception (one
+    case heard in one session), the check before it is handed over, and the hand-over."""
+
+    __tablename__ = "recording_copies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_files.id"), index=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("reception_sessions.id"))
+    citizen_id: Mapped[int] = mapped_column(ForeignKey("citizens.id"))
+    requested_on: Mapped[date] = mapped_column(Date)
+    request_ref: Mapped[str] = mapped_column(String(200), default="")  # the letter's number
+    state: Mapped[CopyState] = mapped_column(_enum(CopyState), default=CopyState.REQUESTED)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    checked_by_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    checked_at: Mapped[datetime | None] = mapped_column()
+    check_note: Mapped[str] = mapped_column(Text, default="")
+    export_id: Mapped[int | None] = mapped_column(ForeignKey("exports.id"))
+    handed_over_by_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    handed_over_at: Mapped[datetime | None] = mapped_column()
+    recipient_name: Mapped[str] = mapped_column(String(200), default="")
+    medium: Mapped[str] = mapped_column(String(200), default="")

@@ -381,6 +381,7 @@ async def crawl_http(
         "date": [datetime.now(UTC).date().isoformat()],
         "token": [token] if token else ["0" * 40],
         "account_id": [str(me.account_id)],
+        "copy_id": ["1"],
     }
     # A search must not find the canary either: by a lower-case part of the name (a hit
     # shows it capitalised) and by the exact ID number (a hit shows the name).

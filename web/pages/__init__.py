@@ -16,6 +16,7 @@ from web.pages import (
     auditlog,
     calendar,
     casefiles,
+    copies,
     intake,
     readiness,
     receptions,
@@ -33,6 +34,7 @@ def setup(app: web.Application) -> None:
     readiness.setup(app)
     calendar.setup(app)
     scheduling.setup(app)
+    copies.setup(app)
 
 
 def back_to_forms(app: web.Application) -> None:

@@ -18,6 +18,7 @@ from web.exports import export_views
 from web.http import principal, requires
 from web.keys import DB
 from web.pages import lookup
+from web.pages.copies import copy_extras
 from web.pages.forms import Form, pager, read_form, render
 from web.pages.intake import case_extras
 from web.pages.labels import CASE_KINDS, CASE_STATUSES
@@ -79,6 +80,7 @@ async def case_page(
     clearance_form: Form | None = None,
     revoke_form: Form | None = None,
     reveal_form: Form | None = None,
+    copy_form: Form | None = None,
     reveal: str | None = None,
 ) -> web.StreamResponse:
     """The case page; a form of it that failed (upload, clearance, reveal) is shown with its
@@ -90,6 +92,8 @@ async def case_page(
         names = await lookup.endpoint_names(db, (a["recording"]["endpoint_id"] for a in recs))
         exported = await export_views(db, request, case_id=view.case.id)
         extras = await case_extras(db, request, view.case.id)
+    async with transaction(request.app[DB]) as db:  # a shown requester is audited
+        extras |= await copy_extras(db, request, view.case.id)
     return render(
         "cases/detail.html",
         request,
@@ -108,6 +112,7 @@ async def case_page(
             "upload_form": upload_form or Form(),
             "clearance_form": clearance_form or Form(),
             "revoke_form": revoke_form or Form(),
+            "copy_form": copy_form or Form(),
             **extras,
         },
         status,

@@ -56,6 +56,7 @@ class Form:
         self.data: MultiDict[str] = MultiDict(data)
         self.errors: dict[str, str] = {}
         self.message = ""
+        self.target = ""  # which of a page's several forms this is, when it matters
 
     @classmethod
     def of(cls, values: Mapping[str, object]) -> Form:

@@ -105,6 +105,10 @@ AUDIT_ACTIONS = {
     "recording.manifest": "Lập bản kê bản ghi",
     "recording.replay": "Xem lại bản ghi",
     "recording.download": "Tải bản ghi",
+    "recording.copy_request": "Nhận đề nghị cấp bản sao ghi hình",
+    "recording.copy_approved": "Kiểm tra, chấp thuận bản sao ghi hình",
+    "recording.copy_refused": "Không chấp thuận bản sao ghi hình",
+    "recording.copy_handover": "Bàn giao bản sao ghi hình",
     "export.request": "Yêu cầu trích xuất",
     "export.done": "Trích xuất xong",
     "export.failed": "Trích xuất thất bại",
@@ -189,6 +193,7 @@ OBJECT_TYPES = {
     "recording": "Bản ghi",
     "export": "Tệp trích xuất",
     "calendar_day": "Ngày trong lịch",
+    "recording_copy": "Bản sao ghi hình cho công dân",
 }
 
 READINESS_STATES = {

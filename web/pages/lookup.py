@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sessions import units
 from sessions.access import Principal
-from sessions.models import Account, CaseFile, Citizen, Endpoint, Unit
+from sessions.models import Account, CaseFile, Citizen, Endpoint, ReceptionSession, Unit
 from sessions.paging import MAX_PER_PAGE, PageRequest
 
 
@@ -37,6 +37,10 @@ async def endpoint_names(db: AsyncSession, ids: Iterable[int | None]) -> dict[in
 
 async def account_names(db: AsyncSession, ids: Iterable[int | None]) -> dict[int, str]:
     return await _names(db, Account.id, Account.full_name, ids)
+
+
+async def session_titles(db: AsyncSession, ids: Iterable[int | None]) -> dict[int, str]:
+    return await _names(db, ReceptionSession.id, ReceptionSession.title, ids)
 
 
 async def citizen_names(db: AsyncSession, ids: Iterable[int | None]) -> dict[int, str]:

@@ -1,0 +1,194 @@
+"""The case page's "Bản sao ghi hình cho công dân": a citizen's written request for a copy of
+the recording of their own reception, its check and its hand-over (sessions/copies.py).
+
+Every step is a form on the case page for the reception officer, audited; the citizen's
+name in the list comes through `sessions.identity` like every other surface."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sessions import audit, copies, identity
+from sessions.access import Perm
+from sessions.errors import Invalid
+from sessions.models import CaseFile, CopyState, ExportRecord, RecordingCopy
+from web.auth import audit_context
+from web.exports import EXPORTS
+from web.http import principal, requires
+from web.keys import CLOCK, CONFIG
+from web.pages import lookup
+from web.pages.forms import Form, read_form, save
+from web.validation import parse_date, path_id
+
+COPY_STATES = {
+    CopyState.REQUESTED: "Đã nhận yêu cầu, chờ kiểm tra",
+    CopyState.APPROVED: "Đã kiểm tra, chấp thuận",
+    CopyState.REFUSED: "Không giao: bản sao làm lộ thông tin được bảo vệ",
+    CopyState.HANDED_OVER: "Đã bàn giao",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class CopyRow:
+    copy: RecordingCopy
+    citizen: str | None  # None: withheld
+    session: str
+    state: str
+    export_state: str | None
+    export_url: str | None
+
+
+async def copy_extras(db: AsyncSession, request: web.Request, case_id: int) -> dict[str, Any]:
+    """The section's rows, the sessions a copy may be of and the citizens who may ask."""
+    p = principal(request)
+    if not p.can(Perm.CASES_WRITE):
+        return {"copies": None}
+    rows = await copies.list_copies(db, case_id)
+    ctx = audit_context(request)
+    parties = await copies.party_ids(db, case_id)
+    shown = await identity.identities(
+        db, ctx, [*parties, *(r.citizen_id for r in rows)], surface="case-copies", case_id=case_id
+    )
+    heard = await copies.heard_in(db, case_id)
+    names = {s.id: s.title for s in heard}
+    names |= await lookup.session_titles(db, (r.session_id for r in rows))
+    jobs = {r.export_id: await db.get(ExportRecord, r.export_id) for r in rows if r.export_id}
+    out = []
+    for r in rows:
+        job = jobs.get(r.export_id) if r.export_id else None
+        person = shown.get(r.citizen_id)
+        out.append(
+            CopyRow(
+                r,
+                person.full_name if person is not None else None,
+                names.get(r.session_id, f"Phiên #{r.session_id}"),
+                COPY_STATES[r.state],
+                job.state.value if job is not None else None,
+                f"/api/v1/exports/{job.id}/download" if job is not None else None,
+            )
+        )
+    return {
+        "copies": out,
+        "copy_sessions": [(s.id, s.title) for s in heard],
+        "copy_citizens": [
+            (cid, c.full_name if c is not None else identity_withheld())
+            for cid, c in shown.items()
+            if cid in parties
+        ],
+        "copy_limits": copies.LIMITS,
+    }
+
+
+def identity_withheld() -> str:
+    return "Công dân (danh tính được bảo vệ)"
+
+
+async def _rerender(request: web.Request, form: Form, status: int) -> web.StreamResponse:
+    from web.pages.casefiles import case_page
+
+    return await case_page(request, path_id(request), status, copy_form=form)
+
+
+@requires(Perm.CASES_WRITE)
+async def copy_request(request: web.Request) -> web.StreamResponse:
+    case_id, form = path_id(request), await read_form(request)
+    form.target = "copy-request"
+    session_id = form.integer("session_id", required=True)
+    citizen_id = form.integer("citizen_id", required=True)
+    day = None
+    raw = form.text("requested_on", required=True, max_len=10)
+    if raw:
+        try:
+            day = parse_date(raw, "requested_on")
+        except Invalid as exc:
+            form.errors.update(exc.fields)
+    ref = form.text("request_ref", max_len=copies.LIMITS["request_ref"]) or ""
+    data = copies.CopyRequest(session_id, citizen_id, day, ref)
+    today = request.app[CLOCK]().astimezone(request.app[CONFIG].tz).date()
+
+    async def work(db: AsyncSession) -> str:
+        row = await copies.request_copy(db, principal(request), case_id, data, today)
+        await _audit(db, request, "recording.copy_request", row)
+        return f"/cases/{case_id}?copy=requested#copies"
+
+    return await save(request, form, work, lambda f, s: _rerender(request, f, s))
+
+
+@requires(Perm.CASES_WRITE)
+async def copy_check(request: web.Request) -> web.StreamResponse:
+    case_id, form = path_id(request), await read_form(request)
+    copy_id = int(request.match_info["copy_id"])
+    form.target = f"copy-check-{copy_id}"
+    note = form.text("check_note", max_len=copies.LIMITS["check_note"]) or ""
+    queued: list[int] = []
+
+    async def work(db: AsyncSession) -> str:
+        row, hazards = await copies.check_copy(
+            db,
+            principal(request),
+            case_id,
+            copy_id,
+            form.checkbox("watched"),
+            note,
+            request.app[CLOCK](),
+        )
+        action = "recording.copy_refused" if hazards else "recording.copy_approved"
+        await _audit(db, request, action, row, hazards=len(hazards))
+        if row.export_id is not None:
+            queued.append(row.export_id)
+        return f"/cases/{case_id}?copy={'refused' if hazards else 'approved'}#copies"
+
+    answer = await save(request, form, work, lambda f, s: _rerender(request, f, s))
+    for export_id in queued:  # committed: the export worker may read it now
+        request.app[EXPORTS].submit(export_id)
+    return answer
+
+
+@requires(Perm.CASES_WRITE)
+async def copy_handover(request: web.Request) -> web.StreamResponse:
+    case_id, form = path_id(request), await read_form(request)
+    copy_id = int(request.match_info["copy_id"])
+    form.target = f"copy-handover-{copy_id}"
+    recipient = form.text("recipient_name", required=True, max_len=copies.LIMITS["recipient_name"])
+    medium = form.text("medium", required=True, max_len=copies.LIMITS["medium"])
+
+    async def work(db: AsyncSession) -> str:
+        row = await copies.hand_over(
+            db,
+            principal(request),
+            case_id,
+            copy_id,
+            recipient or "",
+            medium or "",
+            request.app[CLOCK](),
+        )
+        await _audit(db, request, "recording.copy_handover", row, medium=row.medium)
+        return f"/cases/{case_id}?copy=handed#copies"
+
+    return await save(request, form, work, lambda f, s: _rerender(request, f, s))
+
+
+async def _audit(
+    db: AsyncSession, request: web.Request, action: str, row: RecordingCopy, **detail: Any
+) -> None:
+    case = await db.get(CaseFile, row.case_id)
+    case_unit = case.handling_unit_id if case is not None else None
+    await audit.record(
+        db,
+        audit_context(request),
+        action,
+        "recording_copy",
+        row.id,
+        case_unit,
+        {"case_id": row.case_id, "session_id": row.session_id, **detail},
+    )
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_post("/cases/{id:[0-9]+}/copies", copy_request)
+    app.router.add_post("/cases/{id:[0-9]+}/copies/{copy_id:[0-9]+}/check", copy_check)
+    app.router.add_post("/cases/{id:[0-9]+}/copies/{copy_id:[0-9]+}/handover", copy_handover)
