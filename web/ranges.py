@@ -88,13 +88,13 @@ def etag_of(sha256: str | None) -> str | None:
 
 def wanted_range(request: web.Request, size: int, etag: str | None) -> ByteRange | None:
     """The range to serve, after `If-Range`: a validator other than our ETag, the whole."""
-    raw = request.headers.get("Range")
-    if raw is not None and inbound.header(request, "Range", 200) is None:
+    raw = inbound.header(request, "Range", 200)
+    if raw is None and inbound.has(request, "Range"):
         raise BadRequest("Tiêu đề Range không hợp lệ.", {"Range": "không đọc được"})
     if raw is None:
         return None
-    if_range = request.headers.get("If-Range")
-    if if_range is not None and (etag is None or if_range.strip() != etag):
+    if_range = inbound.header(request, "If-Range", 200)
+    if inbound.has(request, "If-Range") and (if_range is None or if_range.strip() != etag):
         return None
     return parse_range(raw, size)
 

@@ -41,7 +41,7 @@ from sessions.models import (
 )
 from sessions.paging import PageRequest, paginate
 from sessions.recordings import STORED_STATES
-from web import serialize
+from web import inbound, serialize
 from web.auth import audit_context
 from web.http import ok, principal, requires
 from web.keys import CONFIG, DB
@@ -127,7 +127,7 @@ def _position(request: web.Request) -> float | None:
 
 def _range_start(request: web.Request) -> int | None:
     """Where the range asked for starts (None: no range, or one we cannot read)."""
-    raw = request.headers.get("Range", "")
+    raw = inbound.header(request, "Range", 200) or ""
     unit, _, spec = raw.partition("=")
     first = spec.split(",", 1)[0].split("-", 1)[0].strip()
     if unit.strip().lower() != "bytes":
@@ -170,8 +170,8 @@ async def media(request: web.Request) -> web.StreamResponse:
         starts = t is not None or download or start in (None, 0)
         if not allowed or starts or not await _audited_lately(db, p, row, now):
             detail: dict[str, Any] = {"session_id": s.id, "key": row.storage_key, "t": t}
-            if request.headers.get("Range") is not None:
-                detail["range"] = request.headers["Range"][:100]
+            if inbound.has(request, "Range"):
+                detail["range"] = inbound.header(request, "Range", 200) or "(không đọc được)"
             detail["protected_cases"] = protected
             await audit.record(
                 db,

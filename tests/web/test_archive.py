@@ -185,14 +185,18 @@ async def test_archive_page_and_the_move_to_archived(
     # Refused, with every reason on the page: no minutes, files in no manifest.
     refused = await archivist.call("POST", url, data=form)
     assert refused.status == 422 and "Phiên chưa có biên bản." in refused.text
-    checked = await archivist.call("POST", f"{url}/verify", data={"csrf_token": archivist.csrf})
+    checked = await archivist.call(
+        "POST", f"{url}/verify", data={"csrf_token": archivist.csrf, "files": "all"}
+    )
     assert checked.status == 303
     page = await archivist.get(url)
     assert "Phát hiện sai lệch" in page.text and "not listed in any manifest" in page.text
     # The files listed in a manifest, a draft of the minutes: still refused.
     await seal(client, rec)
     assert (
-        await archivist.call("POST", f"{url}/verify", data={"csrf_token": archivist.csrf})
+        await archivist.call(
+            "POST", f"{url}/verify", data={"csrf_token": archivist.csrf, "files": "all"}
+        )
     ).status == 303
     async with transaction(client.app[DB]) as s:
         s.add(Minutes(session_id=rec.session_id, body="Biên bản", state=MinutesState.DRAFT))
@@ -205,7 +209,9 @@ async def test_archive_page_and_the_move_to_archived(
         m = await s.scalar(select(Minutes).where(Minutes.session_id == rec.session_id))
         assert m is not None
         m.state, m.locked_at = MinutesState.LOCKED, utcnow()
-    unconfirmed = await archivist.call("POST", url, data={"csrf_token": archivist.csrf})
+    unconfirmed = await archivist.call(
+        "POST", url, data={"csrf_token": archivist.csrf, "files": "all"}
+    )
     assert unconfirmed.status == 422 and 'id="err-confirm"' in unconfirmed.text
     done = await archivist.call("POST", url, data=form)
     assert done.status == 303, done.text
@@ -226,7 +232,9 @@ async def test_archive_page_and_the_move_to_archived(
     # Only an archivist checks and archives; others may read the page.
     officer = await as_user("officer")
     assert (await officer.get(url)).status == 200
-    refused = await officer.call("POST", f"{url}/verify", data={"csrf_token": officer.csrf})
+    refused = await officer.call(
+        "POST", f"{url}/verify", data={"csrf_token": officer.csrf, "files": "all"}
+    )
     assert refused.status == 403
 
 
@@ -238,7 +246,9 @@ async def test_a_file_changed_after_the_check_needs_a_new_one(
     archivist = await as_user("archivist")
     url = f"/sessions/{rec.session_id}/archive"
     assert (
-        await archivist.call("POST", f"{url}/verify", data={"csrf_token": archivist.csrf})
+        await archivist.call(
+            "POST", f"{url}/verify", data={"csrf_token": archivist.csrf, "files": "all"}
+        )
     ).status == 303
     async with transaction(client.app[DB]) as s:
         s.add(Minutes(session_id=rec.session_id, state=MinutesState.LOCKED, locked_at=utcnow()))

@@ -186,10 +186,14 @@ async def archive_verify(request: web.Request) -> web.StreamResponse:
     """Read every file of the session again from the store against its manifests and the
     database ("Kiểm tra toàn vẹn"), and keep the result."""
     p = principal(request)
-    await read_form(request)
+    form = await read_form(request)
     session_id = path_id(request)
     async with request.app[DB]() as db:
         await receptions.get_session(db, p, session_id)
+    if form.value("files") != "all":
+        form.errors["files"] = "thiếu phạm vi kiểm tra"
+        form.message = "Chưa kiểm tra: hãy bấm nút “Kiểm tra toàn vẹn” trên trang."
+        return await _archive_page(request, form, 422)
     result = await verify_session(request.app[DB], request.app[RECORDINGS].storage, session_id)
     async with transaction(request.app[DB]) as db:
         s = await receptions.get_session(db, p, session_id)
