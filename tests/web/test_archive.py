@@ -157,7 +157,22 @@ async def test_a_protected_denouncers_name_is_not_findable_by_the_uncleared(
     officer = await as_user("officer")  # cleared for the case
     assert len(await _titles(officer, q)) == 1
     # The same search by case code finds it: the case is not secret, its denouncer is.
-    assert len(await _titles(archivist, "case_code=HS-MAU-003")) == 1
+    found = await archivist.get(f"{API}?case_code=HS-MAU-003")
+    assert found.body["total"] == 1
+    # The archive page keeps the identity withheld, for the cleared officer too (on arrival).
+    sid = found.body["items"][0]["id"]
+    pages = {}
+    for who in (archivist, officer):
+        page = await who.get(f"/sessions/{sid}/archive")
+        assert page.status == 200 and "Đã ẩn" in page.text
+        assert "Cường" not in page.text and "Cuong" not in page.text
+        pages[who.username] = page.text
+    # Its recordings: restricted for the archivist, replayable by the cleared officer.
+    assert "Hạn chế (vụ việc tố cáo)" in pages["archivist"]
+    assert (
+        "Hạn chế (vụ việc tố cáo)" not in pages["officer"]
+        and "/media?download=1" in pages["officer"]
+    )
 
 
 async def test_archive_page_and_the_move_to_archived(
