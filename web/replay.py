@@ -16,9 +16,11 @@ never unaudited.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import re
 from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -45,7 +47,7 @@ from web import inbound, serialize
 from web.auth import audit_context
 from web.http import ok, principal, requires
 from web.keys import CONFIG, DB
-from web.ranges import etag_of, serve_file
+from web.ranges import Unsatisfiable, etag_of, serve_file, unsatisfiable, wanted_range
 from web.recordings import RECORDINGS, record_json, stream_stored
 from web.validation import (
     ascii_int,
@@ -155,7 +157,8 @@ async def _audited_lately(
 @requires(Perm.CASES_READ)
 async def media(request: web.Request) -> web.StreamResponse:
     """One track file for the player (`?t=` seconds: where it starts; `?download=1`: as an
-    attachment). Range requests on a local store; a presigned URL (307) on S3."""
+    attachment). Range requests on a local store; a presigned URL (307) on S3. A refusal
+    is audited; bad input (a malformed or unsatisfiable range) is answered, not audited."""
     p = principal(request)
     recording_id = path_id(request)
     t = _position(request)
@@ -166,6 +169,16 @@ async def media(request: web.Request) -> web.StreamResponse:
         row = await recs.get_record(db, recording_id)
         s = await receptions.get_session(db, p, row.session_id)
         allowed, protected = await recs.may_replay(db, p, row.session_id)
+        local: tuple[Path, int] | None = None
+        if allowed:
+            if row.state not in STORED_STATES:
+                raise Conflict("Bản ghi chưa được lưu vào kho.", {"state": row.state.value})
+            local = await _local_file(request, row)
+            if local is not None:
+                try:
+                    wanted_range(request, local[1], etag_of(row.sha256))
+                except Unsatisfiable:
+                    return unsatisfiable(local[1], etag_of(row.sha256))
         start = _range_start(request)
         starts = t is not None or download or start in (None, 0)
         if not allowed or starts or not await _audited_lately(db, p, row, now):
@@ -186,32 +199,39 @@ async def media(request: web.Request) -> web.StreamResponse:
         raise Forbidden(
             RESTRICTED_MESSAGE, {"recording": "bản ghi có thông tin người tố cáo được bảo mật"}
         )
-    if row.state not in STORED_STATES:
-        raise Conflict("Bản ghi chưa được lưu vào kho.", {"state": row.state.value})
-    return await _serve(request, row, download)
+    return await _serve(request, row, download, local)
 
 
-async def _serve(request: web.Request, row: RecordingRecord, download: bool) -> web.StreamResponse:
+async def _local_file(request: web.Request, row: RecordingRecord) -> tuple[Path, int] | None:
+    """The file and its size when the store is local; None for another store."""
+    path = request.app[RECORDINGS].storage.local_path(row.storage_key)
+    if path is None:
+        return None
+    try:
+        size = (await asyncio.to_thread(path.stat)).st_size
+    except OSError:
+        raise Conflict(
+            "Kho lưu trữ không đọc được bản ghi.",
+            {"storage_key": "không đọc được trong kho lưu trữ"},
+        ) from None
+    return path, size
+
+
+async def _serve(
+    request: web.Request, row: RecordingRecord, download: bool, local: tuple[Path, int] | None
+) -> web.StreamResponse:
     storage = request.app[RECORDINGS].storage
     name = row.storage_key.rsplit("/", 1)[-1]
     disposition = f'{"attachment" if download else "inline"}; filename="{name}"'
     media_type = media_type_of(row.storage_key)
-    path = storage.local_path(row.storage_key)
-    if path is not None:
-        try:
-            size = path.stat().st_size
-        except OSError:
-            raise Conflict(
-                "Kho lưu trữ không đọc được bản ghi.",
-                {"storage_key": "không đọc được trong kho lưu trữ"},
-            ) from None
+    if local is not None:
         headers = {
             "Content-Type": media_type,
             "Content-Disposition": disposition,
             "X-Content-SHA256": row.sha256 or "",
             "Cache-Control": "private, no-store",
         }
-        return await serve_file(request, path, size, etag_of(row.sha256), headers)
+        return await serve_file(request, local[0], local[1], etag_of(row.sha256), headers)
     seconds = request.app[CONFIG].presign_seconds
     url = storage.presigned_get(
         row.storage_key, seconds, media_type=media_type, disposition=disposition

@@ -99,6 +99,8 @@ async def test_out_of_bounds_is_416_and_bad_ranges_are_400(
         reply = await _media(archivist, rid, {"Range": header})
         assert reply.status == 400, (header, reply.status, reply.text)
         assert "Range" in reply.error_fields, header
+    # Bad input is answered, not recorded as a replay.
+    assert await _actions(client, rid) == []
     # A unit other than bytes is ignored (RFC 9110): the whole file.
     status, body, _ = await _bytes(client, archivist, rid, {"Range": "items=0-5"})
     assert status == 200 and body == rec.data[0]
