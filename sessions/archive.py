@@ -223,7 +223,7 @@ async def last_check(db: AsyncSession, session_id: int) -> Check | None:
 
 
 @dataclass(frozen=True, slots=True)
-class Readiness:
+class Archivable:
     """Whether a session may be archived now, and if not every reason why (Vietnamese)."""
 
     reasons: list[str] = field(default_factory=list)
@@ -240,10 +240,10 @@ async def minutes_of(db: AsyncSession, session_id: int) -> list[Minutes]:
     return list(rows)
 
 
-async def readiness(db: AsyncSession, s: ReceptionSession) -> Readiness:
+async def archivable(db: AsyncSession, s: ReceptionSession) -> Archivable:
     reasons: list[str] = []
     if s.state is SessionState.ARCHIVED:
-        return Readiness(["Phiên đã được lưu trữ."])
+        return Archivable(["Phiên đã được lưu trữ."])
     if s.state is not SessionState.ENDED:
         reasons.append("Phiên chưa kết thúc.")
     minutes = await minutes_of(db, s.id)
@@ -262,14 +262,14 @@ async def readiness(db: AsyncSession, s: ReceptionSession) -> Readiness:
         reasons.append("Lần kiểm tra toàn vẹn gần nhất phát hiện sai lệch.")
     elif any(check.file_ok(r) is None for r in records):
         reasons.append("Có bản ghi thay đổi sau lần kiểm tra toàn vẹn gần nhất: hãy kiểm tra lại.")
-    return Readiness(reasons)
+    return Archivable(reasons)
 
 
 async def archive_session(db: AsyncSession, ctx: AuditContext, session_id: int) -> ReceptionSession:
     """Move an ended session to `archived`, or Conflict with every reason it may not."""
     assert ctx.principal is not None
     s = await get_session(db, ctx.principal, session_id)
-    ready = await readiness(db, s)
+    ready = await archivable(db, s)
     if not ready.ready:
         raise Conflict(
             "Chưa lưu trữ được phiên: " + " ".join(ready.reasons), {"state": ready.reasons[0]}

@@ -170,7 +170,7 @@ async def _archive_page(request: web.Request, form: Form, status: int) -> web.St
             "minutes": minutes,
             "minutes_states": MINUTES_STATES,
             "events": await _events(db, s),
-            "readiness": await archive.readiness(db, s),
+            "archivable": await archive.archivable(db, s),
             "may_archive": p.can(Perm.ARCHIVE_WRITE),
         }
     return render("archive/session.html", request, data, status)
