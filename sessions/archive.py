@@ -174,8 +174,10 @@ async def record_check(
     ok: bool,
     files: int,
     lines: Sequence[str],
+    actor: str | None = None,
 ) -> AuditRecord:
-    """Keep the result of an integrity check (`web.recording_checks.verify_session`)."""
+    """Keep the result of an integrity check (`web.recording_checks.verify_session`);
+    `actor` names who ran it when no account did (the command line)."""
     fails = [line for line in lines if line.startswith("FAIL ")]
     keys = sorted({line.removeprefix("FAIL ").split(":", 1)[0] for line in fails})
     return await audit.record(
@@ -192,6 +194,7 @@ async def record_check(
             "failed_keys": keys[:MAX_FAILED_KEPT],
             "lines": fails[:MAX_FAILED_KEPT],
         },
+        actor_username=actor,
     )
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
@@ -25,7 +26,9 @@ from sessions.models import (
 from sessions.text import search_key
 from tests.web.archive_kit import T0, central_endpoint, ended_session, other_unit_account, seal
 from tests.web.conftest import Caller, Login
+from web.config import Config
 from web.keys import DB
+from web.recording_checks import verify_command
 
 API = "/api/v1/archive/sessions"
 
@@ -276,3 +279,15 @@ async def test_a_file_changed_after_the_check_needs_a_new_one(
         "POST", url, data={"csrf_token": archivist.csrf, "confirm": "on"}
     )
     assert refused.status == 422 and "thay đổi sau lần kiểm tra" in refused.text
+
+
+async def test_the_command_lines_check_is_the_sessions_integrity_status(
+    client: TestClient[Any, Any], as_user: Login, config: Config, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rec = await ended_session(client)
+    await seal(client, rec)
+    assert await verify_command(config, rec.session_id) == 0
+    assert capsys.readouterr().out.strip().splitlines()[-1].startswith("OK")
+    page = await (await as_user("archivist")).get(f"/sessions/{rec.session_id}/archive")
+    assert "tiepdan recording verify" in page.text and "2 tệp khớp bảng kê" in page.text
+    assert "Bản ghi chưa được kiểm tra toàn vẹn." not in page.text
