@@ -19,12 +19,15 @@ from sessions.errors import Conflict, DomainError, Invalid
 from sessions.live import list_events
 from sessions.models import (
     Account,
+    AccountRole,
     MinutesState,
     ReceptionSession,
     RecordingRecord,
     Role,
     SessionEvent,
+    Unit,
 )
+from sessions.units import in_scope
 from web.auth import audit_context
 from web.http import principal, redirect, requires
 from web.keys import DB
@@ -43,9 +46,6 @@ MINUTES_STATES = {MinutesState.DRAFT: "Dự thảo", MinutesState.LOCKED: "Đã 
 
 async def _chairs(db: AsyncSession, p: Principal) -> list[tuple[int, str]]:
     """Leaders of the caller's units, for the chair filter."""
-    from sessions.models import AccountRole, Unit
-    from sessions.units import in_scope
-
     rows = await db.execute(
         select(Account.id, Account.full_name)
         .join(AccountRole, AccountRole.account_id == Account.id)
