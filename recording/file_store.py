@@ -32,6 +32,10 @@ class FileBackend:
     def url_for(self, key: str) -> str:
         return (self.root / key).as_uri()
 
+    def path_of(self, key: str) -> Path:
+        """Where a stored object lies on disk, to serve ranges of it without reading it."""
+        return self.root / key
+
     def check(self) -> None:
         name = setting_name("storage_url")
         try:

@@ -89,6 +89,9 @@ class S3Backend:
             retries={"max_attempts": 2, "mode": "standard"},  # we retry, with backoff, above
             connect_timeout=config.s3_connect_timeout_s,
             read_timeout=config.s3_read_timeout_s,
+            # SigV4 for presigned URLs too (botocore may still presign with SigV2): an
+            # expiry in seconds the store enforces, X-Amz-Expires.
+            signature_version="s3v4",
             request_checksum_calculation=config.s3_checksum_when,
             response_checksum_validation=config.s3_checksum_when,
         )
@@ -162,6 +165,26 @@ class S3Backend:
             sha256=meta.get(SHA256_META),
             retain_until=resp.get("ObjectLockRetainUntilDate"),
         )
+
+    def presign_get(self, key: str, seconds: int, *, media_type: str, disposition: str) -> str:
+        """A GET URL for one object that the store honours for `seconds`, signed with our
+        key (the URL carries the key id and a signature, never the secret); the store
+        answers range requests on it itself. `media_type` and `disposition` become the
+        answer's Content-Type and Content-Disposition."""
+        params = {
+            "Bucket": self.bucket,
+            "Key": self._key(key),
+            "ResponseContentType": media_type,
+            "ResponseContentDisposition": disposition,
+            "ResponseCacheControl": "no-store",
+        }
+        url: str = _call(
+            "presign GetObject",
+            lambda: self.client.generate_presigned_url(
+                "get_object", Params=params, ExpiresIn=seconds
+            ),
+        )
+        return url
 
     def read_chunks(self, key: str) -> Iterator[bytes]:
         resp = _call(

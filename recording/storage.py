@@ -129,6 +129,26 @@ class Storage:
     def url_for(self, key: str) -> str:
         return self.backend.url_for(key)
 
+    def local_path(self, key: str) -> Path | None:
+        """The object's file when the store is a local directory (`file://`), else None."""
+        from recording.file_store import FileBackend
+
+        if isinstance(self.backend, FileBackend):
+            return self.backend.path_of(check_key(key))
+        return None
+
+    def presigned_get(
+        self, key: str, seconds: int, *, media_type: str, disposition: str
+    ) -> str | None:
+        """A short-lived GET URL of the object when the store is S3, else None."""
+        from recording.s3_store import S3Backend
+
+        if isinstance(self.backend, S3Backend):
+            return self.backend.presign_get(
+                check_key(key), seconds, media_type=media_type, disposition=disposition
+            )
+        return None
+
     async def check(self) -> None:
         """Fail at start-up with a StorageConfigError naming the setting to fix."""
         await asyncio.to_thread(self.backend.check)

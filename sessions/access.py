@@ -29,6 +29,7 @@ class Perm(enum.StrEnum):
     SESSIONS_WRITE = "sessions.write"
     SESSIONS_RUN = "sessions.run"  # open and close a session, chair it in the room
     AUDIT_READ = "audit.read"
+    ARCHIVE_WRITE = "archive.write"  # check a session's recordings' integrity, archive it
 
 
 _EVERYONE = frozenset({Perm.UNITS_READ, Perm.ENDPOINTS_READ, Perm.SESSIONS_READ})
@@ -62,7 +63,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
         Perm.ACCOUNTS_READ,
     },
     Role.FOCAL_STAFF: _EVERYONE,
-    Role.ARCHIVIST: _EVERYONE | {Perm.CITIZENS_READ, Perm.CASES_READ},
+    Role.ARCHIVIST: _EVERYONE | {Perm.CITIZENS_READ, Perm.CASES_READ, Perm.ARCHIVE_WRITE},
     Role.AUDITOR: _EVERYONE | {Perm.ACCOUNTS_READ, Perm.AUDIT_READ},
 }
 

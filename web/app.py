@@ -22,6 +22,7 @@ from web import (
     pages,
     prepare,
     recordings,
+    replay,
     room_page,
 )
 from web.api.schedule import SCHEDULING, scheduling_ctx
@@ -121,6 +122,7 @@ def create_app(config: Config, clock: Clock | None = None) -> web.Application:
     openapi.setup(app)
     live.setup(app, config.bridge)
     recordings.setup(app)  # after live: the service stops before the bridge
+    replay.setup(app)
     exports.setup(app)
     documents.setup(app)
     pages.setup(app)

@@ -55,6 +55,8 @@ class Config:
     # `var_dir`; given, their `storage_url` is the one used (and `storage_url` follows it).
     recording: RecordingConfig = field(default=_DERIVED)
     recording_autostart: bool = False  # start recording when a session goes live
+    # How long a presigned URL to a recording in S3 works (replay from the store itself).
+    presign_seconds: int = 300
 
     def __post_init__(self) -> None:
         if self.recording is _DERIVED:
@@ -121,6 +123,7 @@ class Config:
             scheduling=_scheduling(env, tz),
             recording=_recording(env, storage, var_dir),
             recording_autostart=_flag(env, "TIEPDAN_RECORDING_AUTOSTART", False),
+            presign_seconds=_int(env, "TIEPDAN_PRESIGN_SECONDS", 300, 1, 3600),
         )
 
     def with_secret(self) -> Config:

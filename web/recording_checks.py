@@ -28,14 +28,17 @@ from recording import (
 )
 from recording.config import setting_name
 from recording.recorder import spool_tracks_dir
+from sessions import archive
 from sessions import recordings as recs
-from sessions.db import create_engine, session_factory
+from sessions.audit import AuditContext
+from sessions.db import create_engine, session_factory, transaction
 from sessions.errors import NotFound
 from sessions.models import ReceptionSession, RecordingManifest, RecordingRecord
 from sessions.recordings import STORED_STATES
 from web.config import Config
 
 log = logging.getLogger("tiepdan.recording")
+CLI_ACTOR = "tiepdan recording verify"  # who the audit names for a check from the CLI
 
 
 async def open_checked_storage(config: RecordingConfig) -> Storage:
@@ -124,6 +127,12 @@ async def verify_command(config: Config, session_id: int) -> int:
             if await db.get(ReceptionSession, session_id) is None:
                 raise NotFound(f"Không có phiên tiếp công dân #{session_id}.")
         result = await verify_session(factory, storage, session_id)
+        async with transaction(factory) as db:  # the session's integrity status (archive)
+            s = await db.get(ReceptionSession, session_id)
+            assert s is not None
+            await archive.record_check(
+                db, AuditContext(None), s, result.ok, result.files, result.lines, actor=CLI_ACTOR
+            )
     finally:
         await engine.dispose()
     for line in result.lines:

@@ -364,7 +364,7 @@ def _span_label(start: datetime, end: datetime, request: web.Request) -> str:
     return f"{a:%H:%M:%S}–{b:%H:%M:%S} ngày {a:%d/%m/%Y}"
 
 
-def _record(r: RecordingRecord, request: web.Request) -> dict[str, Any]:
+def record_json(r: RecordingRecord, request: web.Request) -> dict[str, Any]:
     return {
         "id": r.id,
         "session_id": r.session_id,
@@ -383,6 +383,7 @@ def _record(r: RecordingRecord, request: web.Request) -> dict[str, Any]:
         "started_at": _time(r.started_at, request),
         "manifest_id": r.manifest_id,
         "download_url": f"/api/v1/recordings/{r.id}/download",
+        "media_url": f"/api/v1/recordings/{r.id}/media",
     }
 
 
@@ -408,7 +409,7 @@ async def session_recordings(request: web.Request) -> web.StreamResponse:
             "recording": request.app[RECORDINGS].active(session_id),
             "restricted": bool(protected),
             "may_replay": allowed,
-            "items": [_record(r, request) for r in records],
+            "items": [record_json(r, request) for r in records],
             "manifests": [
                 {
                     "id": m.id,
@@ -542,7 +543,7 @@ async def case_attachment_views(
                 "offset_ms": a.offset_ms,
                 "length_ms": a.length_ms,
                 "sha256": a.sha256,
-                "recording": _record(r, request),
+                "recording": record_json(r, request),
                 "may_replay": replay[a.session_id],
             }
         )

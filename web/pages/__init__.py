@@ -13,6 +13,7 @@ from web.http import Handler, public, redirect
 from web.pages import (
     admin_accounts,
     admin_units,
+    archive,
     auditlog,
     calendar,
     casefiles,
@@ -35,6 +36,7 @@ def setup(app: web.Application) -> None:
     calendar.setup(app)
     scheduling.setup(app)
     copies.setup(app)
+    archive.setup(app)
 
 
 def back_to_forms(app: web.Application) -> None:

@@ -109,6 +109,8 @@ AUDIT_ACTIONS = {
     "recording.copy_approved": "Kiểm tra, chấp thuận bản sao ghi hình",
     "recording.copy_refused": "Không chấp thuận bản sao ghi hình",
     "recording.copy_handover": "Bàn giao bản sao ghi hình",
+    "recording.verify": "Kiểm tra toàn vẹn bản ghi",
+    "session.archive": "Lưu trữ phiên",
     "export.request": "Yêu cầu trích xuất",
     "export.done": "Trích xuất xong",
     "export.failed": "Trích xuất thất bại",
@@ -150,6 +152,11 @@ DETAIL_KEYS = {
     "name": "Tên",
     "weekday": "Thứ",
     "state": "Trạng thái",
+    "t": "Vị trí bắt đầu phát (giây)",
+    "range": "Khoảng byte yêu cầu",
+    "ok": "Kết quả đạt",
+    "failed_keys": "Tệp sai lệch",
+    "lines": "Chi tiết sai lệch",
 }
 
 DETAIL_VALUES = {
@@ -194,6 +201,19 @@ OBJECT_TYPES = {
     "export": "Tệp trích xuất",
     "calendar_day": "Ngày trong lịch",
     "recording_copy": "Bản sao ghi hình cho công dân",
+}
+
+# The timed events of a session (session_events.kind), as the archive page lists them.
+EVENT_KINDS = {
+    "join": "Tham gia phòng",
+    "leave": "Rời phòng",
+    "floor": "Trao quyền phát biểu",
+    "mute": "Tắt, bật micrô hoặc camera",
+    "remove": "Mời ra khỏi phòng",
+    "speaker": "Người đang nói",
+    "recording": "Ghi hình",
+    "agenda": "Chuyển vụ việc",
+    "close": "Kết thúc phiên",
 }
 
 READINESS_STATES = {

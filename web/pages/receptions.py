@@ -78,7 +78,9 @@ class AttendeeRow:
     capacity: str
 
 
-async def _agenda(db: AsyncSession, request: web.Request, s: ReceptionSession) -> list[AgendaRow]:
+async def agenda_rows(
+    db: AsyncSession, request: web.Request, s: ReceptionSession
+) -> list[AgendaRow]:
     cases = await lookup.cases_by_id(db, (i.case_id for i in s.agenda))
     endpoints = await lookup.endpoint_names(db, (i.endpoint_id for i in s.agenda))
     heard = await receptions.agenda_views(db, audit_context(request), s, "session-page")
@@ -94,7 +96,7 @@ async def _agenda(db: AsyncSession, request: web.Request, s: ReceptionSession) -
     ]
 
 
-async def _attendees(db: AsyncSession, items: list[Attendee]) -> list[AttendeeRow]:
+async def attendee_rows(db: AsyncSession, items: list[Attendee]) -> list[AttendeeRow]:
     names = await lookup.account_names(db, (a.account_id for a in items))
     return [
         AttendeeRow(
@@ -161,8 +163,8 @@ async def _detail_page(request: web.Request, form: Form, status: int) -> web.Str
             "chair": (await lookup.account_names(db, [s.chair_id])).get(s.chair_id, ""),
             "unit": (await lookup.unit_names(db, [s.unit_id])).get(s.unit_id, ""),
             "endpoints": await lookup.endpoint_names(db, endpoint_ids),
-            "attendees": await _attendees(db, s.attendees),
-            "agenda": await _agenda(db, request, s),
+            "attendees": await attendee_rows(db, s.attendees),
+            "agenda": await agenda_rows(db, request, s),
             "can_read_cases": p.can(Perm.CASES_READ),
             "can_schedule": p.can(Perm.SESSIONS_WRITE) and s.state in receptions.EDITABLE,
             "exportable": await _has_stored_recordings(db, s.id),

@@ -39,6 +39,7 @@ NAV = (
     NavItem("/readiness/check", "Kiểm tra kết nối", Perm.SESSIONS_READ, Role.FOCAL_STAFF),
     NavItem("/readiness", "Sẵn sàng điểm cầu", Perm.SESSIONS_WRITE),
     NavItem("/cases", "Hồ sơ vụ việc", Perm.CASES_READ),
+    NavItem("/archive", "Kho lưu trữ", Perm.CASES_READ),
     NavItem("/citizens", "Công dân", Perm.CITIZENS_READ),
     NavItem("/admin/units", "Đơn vị", Perm.UNITS_WRITE),
     NavItem("/admin/endpoints", "Điểm cầu", Perm.ENDPOINTS_WRITE),
