@@ -21,6 +21,7 @@ from web.pages import (
     intake,
     readiness,
     receptions,
+    replay,
     scheduling,
     shell,
 )
@@ -37,6 +38,7 @@ def setup(app: web.Application) -> None:
     scheduling.setup(app)
     copies.setup(app)
     archive.setup(app)
+    replay.setup(app)
 
 
 def back_to_forms(app: web.Application) -> None:

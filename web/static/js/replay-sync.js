@@ -11,7 +11,9 @@
 const TICK_MS = 100;
 const SEEK_DRIFT_S = 0.5; // beyond this a follower is moved, not nudged
 const CALM_DRIFT_S = 0.02; // within this a follower plays at the master's rate
-const MAX_NUDGE = 0.1; // at most ±10 % of the rate while catching up
+const MAX_NUDGE = 0.1; // at most ±10 % of the rate while catching up a little
+const CATCH_UP_DRIFT_S = 0.08; // beyond this (a track's output starting late): ±25 %
+const MAX_CATCH_UP = 0.25;
 
 export class MasterClock extends EventTarget {
   constructor(duration) {
@@ -103,7 +105,8 @@ export class Follower {
       if (!el.seeking) el.currentTime = want + 0.05 * clock.rate; // where it will be once there
       el.playbackRate = clock.rate;
     } else if (Math.abs(this.drift) > CALM_DRIFT_S) {
-      const nudge = Math.max(-MAX_NUDGE, Math.min(MAX_NUDGE, -this.drift));
+      const most = Math.abs(this.drift) > CATCH_UP_DRIFT_S ? MAX_CATCH_UP : MAX_NUDGE;
+      const nudge = Math.max(-most, Math.min(most, -this.drift * 2));
       el.playbackRate = clock.rate * (1 + nudge);
     } else {
       el.playbackRate = clock.rate;

@@ -159,7 +159,11 @@ function startAt(timeline) {
     if (chapter) return chapter.start_s;
   }
   const t = Number.parseFloat(params.get('t') ?? '');
-  return Number.isFinite(t) && t >= 0 ? Math.min(t, timeline.duration_s) : 0;
+  if (Number.isFinite(t) && t >= 0) return Math.min(t, timeline.duration_s);
+  // By default, where the first recorded media begins (the time line starts at the
+  // session's first event, often before anything was recorded).
+  const offsets = timeline.tracks.filter((tr) => tr.media_url).map((tr) => tr.offset_s);
+  return offsets.length ? Math.min(...offsets) : 0;
 }
 
 async function main() {
