@@ -9,6 +9,7 @@ keyframe), so that a two-hour file costs seconds to make, not the encoding of tw
 from __future__ import annotations
 
 import math
+import random
 from array import array
 from collections.abc import Iterator
 from fractions import Fraction
@@ -34,20 +35,32 @@ def _yuv(rgb: tuple[int, int, int]) -> tuple[int, int, int]:
 
 
 def _encode_video_loop(
-    rgb: tuple[int, int, int], loop_s: float, fps: int, width: int, height: int
+    rgb: tuple[int, int, int],
+    loop_s: float,
+    fps: int,
+    width: int,
+    height: int,
+    bit_rate: int,
+    grain: int,
 ) -> list[tuple[int, bytes, bool]]:
-    """One loop: (timestamp from 0, frame bytes, keyframe); keyframes every second."""
+    """One loop: (timestamp from 0, frame bytes, keyframe); keyframes every second. `grain`
+    (0–60) adds changing noise to the picture, so that the encoder spends its bit rate as it
+    does on a real camera's picture instead of compressing a flat colour to nothing."""
     enc: Any = av.CodecContext.create("libvpx", "w")
     enc.width, enc.height, enc.pix_fmt = width, height, "yuv420p"
     enc.time_base = Fraction(1, VIDEO_CLOCK)
     enc.framerate = Fraction(fps)
     enc.gop_size = fps
-    enc.bit_rate = 150_000
+    enc.bit_rate = bit_rate
     enc.options = {"deadline": "realtime", "cpu-used": "8"}
     step = VIDEO_CLOCK // fps
     colour = _yuv(rgb)
     out: list[tuple[int, bytes, bool]] = []
     count = round(loop_s * fps)
+    noise = random.Random(sum(rgb))
+    speckle = bytes(
+        max(16, min(235, colour[0] - grain + (b * 2 * grain) // 255)) for b in range(256)
+    )
     for i in range(count):
         frame = av.VideoFrame(width, height, "yuv420p")
         for j, plane in enumerate(frame.planes):
@@ -55,6 +68,9 @@ def _encode_video_loop(
             if j == 0:  # a light bar moving across, so a still picture is told from a live one
                 x = (i * 4) % max(1, plane.width - 8)
                 row[x : x + 8] = b"\xeb" * 8
+            if j == 0 and grain:  # random bytes mapped onto the colour ± grain (in C)
+                plane.update(noise.randbytes(plane.line_size * plane.height).translate(speckle))
+                continue
             plane.update(bytes(row) * plane.height)
         frame.pts = i * step
         frame.time_base = enc.time_base
@@ -72,9 +88,11 @@ def video_frames(
     width: int = 320,
     height: int = 240,
     loop_s: float = 4.0,
+    bit_rate: int = 150_000,
+    grain: int = 0,
 ) -> Iterator[EncodedFrame]:
     """`seconds` of a flat-coloured camera whose first frame arrived at `started_at`."""
-    loop = _encode_video_loop(rgb, loop_s, fps, width, height)
+    loop = _encode_video_loop(rgb, loop_s, fps, width, height, bit_rate, grain)
     loop_ticks = round(loop_s * VIDEO_CLOCK)
     total = round(seconds * VIDEO_CLOCK)
     base = 0
