@@ -195,6 +195,12 @@ def cmd_bench_recording(config: Config, args: argparse.Namespace) -> int:
     return bench_command(args.json)
 
 
+def cmd_bench_replay(config: Config, args: argparse.Namespace) -> int:
+    from web.bench_replay import run_replay_bench
+
+    return run_replay_bench(args.json, quick=args.quick)
+
+
 def cmd_bench_bridge(config: Config, args: argparse.Namespace) -> int:
     from bridge.bench import run_bench
 
@@ -299,6 +305,17 @@ def parser() -> argparse.ArgumentParser:
     bench_br.add_argument("--duration", type=float, default=20.0, help="số giây truyền hình")
     bench_br.add_argument("--json", action="store_true", help="dòng cuối là một đối tượng JSON")
     bench_br.set_defaults(func=cmd_bench_bridge)
+    bench_rp = bench.add_parser(
+        "replay",
+        help="xem lại: thời gian tới khung hình đầu, dung lượng tải khi tua, xuất gói hồ sơ",
+        description="Dựng kho lưu trữ hai giờ (điểm cầu trung tâm và bốn điểm cầu, dữ liệu "
+        "tạo sẵn) rồi đo qua ứng dụng trên loopback.",
+    )
+    bench_rp.add_argument("--json", action="store_true", help="dòng cuối là một đối tượng JSON")
+    bench_rp.add_argument(
+        "--quick", action="store_true", help="kho lưu trữ hai phút (kiểm tra nhanh cách đo)"
+    )
+    bench_rp.set_defaults(func=cmd_bench_replay)
     return p
 
 
