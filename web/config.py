@@ -55,6 +55,9 @@ class Config:
     # `var_dir`; given, their `storage_url` is the one used (and `storage_url` follows it).
     recording: RecordingConfig = field(default=_DERIVED)
     recording_autostart: bool = False  # start recording when a session goes live
+    # A folder of TTF files for the PDFs of administrative documents; None: the Debian fonts
+    # (Tinos, Liberation Serif) where installed (`web.paper.fonts`).
+    document_font_dir: Path | None = None
 
     def __post_init__(self) -> None:
         if self.recording is _DERIVED:
@@ -121,6 +124,9 @@ class Config:
             scheduling=_scheduling(env, tz),
             recording=_recording(env, storage, var_dir),
             recording_autostart=_flag(env, "TIEPDAN_RECORDING_AUTOSTART", False),
+            document_font_dir=Path(env["TIEPDAN_DOCUMENT_FONT_DIR"])
+            if env.get("TIEPDAN_DOCUMENT_FONT_DIR")
+            else None,
         )
 
     def with_secret(self) -> Config:

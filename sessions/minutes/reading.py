@@ -2,10 +2,10 @@
 
 The facts name citizens by id; here each item's citizens are decided by
 `sessions.identity` in the context of the item's case, the same decision every other surface
-asks. For a protected case (a denunciation) the item's typed parts (what the denouncer
-presented, the documents, the conclusions) are the denouncer's material too: they are shown
-only when the identities are, to an account cleared for the case that asked to see them
-(`reveal`, its reason audited)."""
+asks: a protected identity is shown to a cleared account only when it asks, with a reason
+(`reveal`, audited). For a protected case (a denunciation) the item's typed parts (what the
+denouncer presented, the documents, the conclusions) are the case's material: shown to
+accounts cleared for the case only (`identity.may_see_case_material`), as its documents are."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ SURFACE = "minutes"
 @dataclass(frozen=True, slots=True)
 class ItemReading:
     people: tuple[Citizen | None, ...]  # the item's citizens in order; None: withheld
-    secret: bool  # a protected case's material, hidden from this reader now
+    secret: bool  # a protected case's material, hidden from this reader
     revealable: bool  # the reader may see it by asking, with a reason
 
 
@@ -56,8 +56,8 @@ async def _item(
     rows = {
         c.id: c for c in await db.scalars(select(Citizen).where(Citizen.id.in_(decision.shown)))
     }
-    secret = protected and not (cleared and reveal is not None)
-    revealable = bool(decision.revealable) or (protected and cleared and reveal is None)
+    secret = protected and not cleared
+    revealable = bool(decision.revealable)
     return ItemReading(tuple(rows.get(i) for i in ids), secret, revealable)
 
 

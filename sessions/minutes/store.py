@@ -333,3 +333,23 @@ def superseded(versions: list[Minutes]) -> dict[int, Minutes]:
     """Final versions by id that a later version supersedes, with that version."""
     by_id = {m.id: m for m in versions}
     return {m.supersedes_id: m for m in versions if m.supersedes_id in by_id}
+
+
+async def for_case(db: AsyncSession, p: Principal, case_id: int) -> list[Minutes]:
+    """The minutes attached to a case file: every version of its items' minutes, and of the
+    minutes of the sessions that heard it, in the sessions the caller sees."""
+    from sessions.receptions import visible
+
+    items = select(AgendaItem.id).where(AgendaItem.case_id == case_id)
+    heard_in = select(AgendaItem.session_id).where(AgendaItem.case_id == case_id)
+    seen = select(ReceptionSession.id).where(visible(p))
+    rows = await db.scalars(
+        _load()
+        .where(
+            Minutes.session_id.in_(seen),
+            Minutes.agenda_item_id.in_(items)
+            | (Minutes.agenda_item_id.is_(None) & Minutes.session_id.in_(heard_in)),
+        )
+        .order_by(Minutes.session_id, Minutes.item_key, Minutes.version)
+    )
+    return list(rows)

@@ -17,6 +17,7 @@ from web.pages import (
     calendar,
     casefiles,
     intake,
+    minutes,
     readiness,
     receptions,
     scheduling,
@@ -33,6 +34,7 @@ def setup(app: web.Application) -> None:
     readiness.setup(app)
     calendar.setup(app)
     scheduling.setup(app)
+    minutes.setup(app)
 
 
 def back_to_forms(app: web.Application) -> None:

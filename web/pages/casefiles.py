@@ -11,6 +11,7 @@ from sessions import cases, identity
 from sessions.access import WITHHELD, Perm
 from sessions.db import transaction
 from sessions.errors import Invalid
+from sessions.minutes import store as minutes_store
 from sessions.models import CaseKind, CaseStatus
 from web.api.cases import view_case
 from web.auth import audit_context
@@ -20,7 +21,7 @@ from web.keys import DB
 from web.pages import lookup
 from web.pages.forms import Form, pager, read_form, render
 from web.pages.intake import case_extras
-from web.pages.labels import CASE_KINDS, CASE_STATUSES
+from web.pages.labels import CASE_KINDS, CASE_STATUSES, MINUTES_STATES
 from web.pages.recorded import REPAIRED, endpoint_label
 from web.recordings import case_attachment_views
 from web.validation import page_request, path_id, query_choice
@@ -90,6 +91,7 @@ async def case_page(
         names = await lookup.endpoint_names(db, (a["recording"]["endpoint_id"] for a in recs))
         exported = await export_views(db, request, case_id=view.case.id)
         extras = await case_extras(db, request, view.case.id)
+        minutes = await minutes_store.for_case(db, principal(request), view.case.id)
     return render(
         "cases/detail.html",
         request,
@@ -108,6 +110,9 @@ async def case_page(
             "upload_form": upload_form or Form(),
             "clearance_form": clearance_form or Form(),
             "revoke_form": revoke_form or Form(),
+            "minutes": minutes,
+            "minutes_later": minutes_store.superseded(minutes),
+            "minutes_states": MINUTES_STATES,
             **extras,
         },
         status,

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from sessions.errors import DomainError
+from web.errors import Unavailable
 
 STYLES = ("", "B", "I", "BI")
 # (folder, file of each style) in the order they are tried.
@@ -44,7 +44,7 @@ KNOWN: tuple[tuple[str, dict[str, str]], ...] = (
 INSTALL = "sudo apt-get install fonts-croscore"
 
 
-class FontMissing(DomainError):
+class FontMissing(Unavailable):
     """No font for the PDF on this machine: the page says which package to install."""
 
     code = "font_missing"

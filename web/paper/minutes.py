@@ -10,10 +10,18 @@ from typing import Any
 from sessions.access import WITHHELD
 from sessions.minutes.reading import ItemReading, Reading
 from sessions.models import CaseKind, Citizen, Minutes, MinutesState, SessionKind
-from web.pages.labels import CASE_KINDS, SESSION_KINDS
-from web.pages.recorded import duration_text
 from web.paper.model import Block, Paper, Signature, clock, doc_day, doc_time, short_day
-from web.recordings import SOURCE_LABELS
+
+
+def _words() -> tuple[dict[CaseKind, str], dict[SessionKind, str], Any, dict[str, str]]:
+    # Imported here: `web.pages` imports the pages that import this module (a cycle at
+    # import time otherwise).
+    from web.pages.labels import CASE_KINDS, SESSION_KINDS
+    from web.pages.recorded import duration_text
+    from web.recordings import SOURCE_LABELS
+
+    return CASE_KINDS, SESSION_KINDS, duration_text, SOURCE_LABELS
+
 
 SECRET_TEXT = "Nội dung được bảo mật (hồ sơ tố cáo): chỉ người được cấp quyền xem."
 BLANK = "(chưa ghi)"
@@ -85,6 +93,7 @@ def _directions(m: Minutes, reading: ItemReading | None) -> Block:
 
 
 def _recordings(facts: dict[str, Any], tz: tzinfo) -> Block:
+    _, _, duration_text, SOURCE_LABELS = _words()
     rows = []
     for i, r in enumerate(facts.get("recordings", []), 1):
         started = _at(r.get("started_at"))
@@ -142,6 +151,7 @@ def _heading(m: Minutes, tz: tzinfo, symbol: str) -> dict[str, str]:
 
 def _item_lines(item: dict[str, Any], reading: Reading, tz: tzinfo) -> list[Block]:
     r = reading.items.get(int(item["id"]))
+    CASE_KINDS = _words()[0]
     kind = CASE_KINDS.get(CaseKind(item["case_kind"]), item["case_kind"])
     people = "; ".join(_people(r, papers=True)) or "không có công dân trong danh sách"
     return [
@@ -167,7 +177,7 @@ def minutes_paper(
     closed = _at(session.get("closed_at"))
     central = next((e for e in facts.get("endpoints", []) if e.get("central")), None)
     others = [e for e in facts.get("endpoints", []) if not e.get("central")]
-    kind = SESSION_KINDS[SessionKind(session.get("kind", SessionKind.PERIODIC.value))]
+    kind = _words()[1][SessionKind(session.get("kind", SessionKind.PERIODIC.value))]
     chair_text = f"{chair.get('name', '')}" + (f", {chair['title']}" if chair.get("title") else "")
     blocks = [
         Block(
