@@ -49,8 +49,8 @@ async def _unit(db: AsyncSession, code: str) -> int:
     return unit_id
 
 
-def _text(**parts: str) -> store.MinutesInput:
-    return store.MinutesInput(**parts)
+def _text(presented: str = "", conclusions: str = "", body: str = "") -> store.MinutesInput:
+    return store.MinutesInput(presented=presented, conclusions=conclusions, body=body)
 
 
 async def test_a_version_from_draft_to_final_then_superseded(
@@ -88,9 +88,9 @@ async def test_a_version_from_draft_to_final_then_superseded(
     saved = await store.save_draft(db, officer, mid, 1, data)
     await db.commit()
     assert saved.revision == 2
-    with pytest.raises(Conflict) as exc:  # saved since the caller read it
+    with pytest.raises(Conflict) as stale:  # saved since the caller read it
         await store.save_draft(db, officer, mid, 1, data)
-    assert "revision" in exc.value.fields
+    assert "revision" in stale.value.fields
     await db.rollback()
 
     with pytest.raises(Forbidden):  # the officer keeps the minutes; the chair finalizes
@@ -168,9 +168,9 @@ async def test_minutes_wait_for_the_end_and_take_only_good_input(
     assert s is not None
     s.state = SessionState.LIVE
     await db.commit()
-    with pytest.raises(Conflict) as exc:
+    with pytest.raises(Conflict) as refused:
         await store.start_version(db, officer, heard.session, None)
-    assert "state" in exc.value.fields
+    assert "state" in refused.value.fields
 
 
 async def test_text_is_stored_as_typed_in_nfc(db: AsyncSession, heard: Heard) -> None:
