@@ -26,12 +26,13 @@ from web.api.minutes import record
 from web.auth import audit_context
 from web.http import principal, redirect, requires
 from web.keys import CLOCK, CONFIG, DB
-from web.minutes import MinutesView, minutes_view, notice_of, paper_file
+from web.minutes import MinutesView, format_of, minutes_view, notice_of, paper_file
 from web.pages import lookup
 from web.pages.forms import Form, read_form, render
 from web.pages.labels import MINUTES_STATES as STATE_WORDS
+from web.paper.fonts import FontMissing, find_fonts
 from web.paper.minutes import minutes_paper
-from web.validation import MAX_ID, ascii_int, parse_date, path_id, query_id
+from web.validation import MAX_ID, ascii_int, parse_date, path_id, query_id, query_text
 
 BLANK_DIRECTION_ROWS = 3
 DOC_FORMATS = ("pdf", "docx")
@@ -286,6 +287,7 @@ async def _view_page(
         and p.can(Perm.SESSIONS_RUN),
         "may_write": p.can(Perm.CASES_WRITE),
         "kind": "minutes",
+        "font_problem": _font_problem(request),
     }
     return render("minutes/view.html", request, data, status)
 
@@ -296,10 +298,31 @@ async def minutes_page(request: web.Request) -> web.StreamResponse:
 
 
 @requires(Perm.CASES_READ)
+async def minutes_download(request: web.Request) -> web.StreamResponse:
+    """The PDF or DOCX of a version (`?doc=notice`: of its conclusion notice) for a browser:
+    a problem (no font on this machine, a bad format) is a page, not JSON."""
+    fmt = format_of(request) or "pdf"
+    doc = query_text(request, "doc", 10) or "minutes"
+    if doc not in ("minutes", "notice"):
+        raise Invalid("Tham số không hợp lệ.", {"doc": "phải là minutes hoặc notice"})
+    view = await minutes_view(request, path_id(request))
+    paper = notice_of(request, view) if doc == "notice" else view.paper
+    return await paper_file(request, paper, fmt)
+
+
+def _font_problem(request: web.Request) -> str:
+    try:
+        find_fonts(request.app[CONFIG].document_font_dir)
+    except FontMissing as exc:
+        return exc.message
+    return ""
+
+
+@requires(Perm.CASES_READ)
 async def notice_page(request: web.Request) -> web.StreamResponse:
     view = await minutes_view(request, path_id(request))
     data = {"v": view, "m": view.m, "paper": notice_of(request, view), "kind": "notice"}
-    data |= {"reveal_form": Form(), "states": STATE_WORDS}
+    data |= {"reveal_form": Form(), "states": STATE_WORDS, "font_problem": _font_problem(request)}
     return render("minutes/notice.html", request, data)
 
 
@@ -344,7 +367,7 @@ async def minutes_reveal(request: web.Request) -> web.StreamResponse:
                 return await paper_file(request, paper, "pdf" if fmt == "pdf" else "docx")
             if doc == "notice":
                 data = {"v": view, "m": view.m, "paper": paper, "kind": "notice"}
-                data |= {"reveal_form": Form(), "states": STATE_WORDS}
+                data |= {"reveal_form": Form(), "states": STATE_WORDS, "font_problem": ""}
                 return render("minutes/notice.html", request, data)
             return await _view_page(request, view)
     form.message = "Chưa xem được danh tính: hãy nêu lý do."
@@ -358,5 +381,6 @@ def setup(app: web.Application) -> None:
     r.add_post("/sessions/{id:[0-9]+}/minutes/edit", minutes_save)
     r.add_get("/minutes/{id:[0-9]+}", minutes_page)
     r.add_get("/minutes/{id:[0-9]+}/notice", notice_page)
+    r.add_get("/minutes/{id:[0-9]+}/download", minutes_download)
     r.add_post("/minutes/{id:[0-9]+}/finalize", minutes_finalize)
     r.add_post("/minutes/{id:[0-9]+}/reveal", minutes_reveal)

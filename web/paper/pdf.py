@@ -102,6 +102,8 @@ def _table(pdf: _Doc, block: m.Block) -> None:
         headings_style=head,
         line_height=11 * PT_MM * 1.25,
         text_align="LEFT",
+        v_align="TOP",
+        align="LEFT",  # at the left margin: CENTER centres on the page, not between margins
         borders_layout=TableBordersLayout.ALL,
         padding=1,
     ) as table:
