@@ -28,6 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bridge.signaling import CLIENT_MESSAGE_TYPES
+from sessions import receptions
 from sessions.accounts import hash_password
 from sessions.db import transaction
 from sessions.models import (
@@ -46,6 +47,8 @@ from sessions.models import (
     Endpoint,
     ExportRecord,
     ExportState,
+    Minutes,
+    MinutesState,
     Notification,
     ReceptionSession,
     RecordingAttachment,
@@ -250,6 +253,32 @@ async def seed_canary(client: TestClient[Any, Any], now: datetime) -> Seeded:
                     sha256="0" * 64,
                 )
             )
+        # Minutes of the live session and of the denunciation heard in it (a draft and a
+        # final version): the facts name the canary by id, the pages must not by name.
+        from sessions.minutes.facts import gather
+        from sessions.minutes.store import digest
+
+        loaded = await receptions.get_session(db, _system(root), live.id)
+        for item, state in ((None, MinutesState.DRAFT), (loaded.agenda[1], MinutesState.LOCKED)):
+            m = Minutes(
+                session_id=live.id,
+                agenda_item_id=item.id if item else None,
+                item_key=item.id if item else 0,
+                version=1,
+                revision=1,
+                presented="Nội dung kiểm thử.",
+                conclusions="Kết luận kiểm thử.",
+                facts=await gather(db, loaded, item),
+                state=state,
+                author_id=officer.id,
+                directions=[],
+            )
+            if state is MinutesState.LOCKED:
+                m.locked_at, m.finalized_by_id = now, chair.id
+            db.add(m)
+            await db.flush()
+            if state is MinutesState.LOCKED:
+                m.sha256 = digest(m)
         db.add(
             ExportRecord(
                 session_id=live.id,
@@ -271,6 +300,12 @@ async def seed_canary(client: TestClient[Any, Any], now: datetime) -> Seeded:
         )
 
 
+def _system(root: Unit) -> Any:
+    from sessions.access import Principal
+
+    return Principal(0, "system", "Hệ thống", frozenset({Role.ADMIN}), root.id, root.path, None)
+
+
 # Filling the route table ------------------------------------------------------------------
 
 ID_COLUMNS: dict[str, Any] = {
@@ -284,6 +319,7 @@ ID_COLUMNS: dict[str, Any] = {
     "exports": ExportRecord.id,
     "notifications": Notification.id,
     "documents": CaseDocument.id,
+    "minutes": Minutes.id,
 }
 _PARAM = re.compile(r"^\{([^}:]+)(:[^}]*)?\}(.*)$")
 

@@ -235,10 +235,6 @@ async def test_the_pdf_is_a4_with_the_decree_margins_and_the_name(client: Client
     mid = await _final_minutes(client, await _heard(client))
     pdf = await _bytes(client, f"/minutes/{mid}/download?format=pdf")
     assert pdf.startswith(b"%PDF")
-    import os
-
-    if os.environ.get("DUMP_PDF"):
-        Path(os.environ["DUMP_PDF"]).write_bytes(pdf)
     info = _pdfinfo(pdf)
     assert re.search(rb"Page size:\s+595\.2\d? x 841\.8\d? pts \(A4\)", info), info
     assert int(re.search(rb"Pages:\s+([0-9]+)", info)[1]) >= 2  # type: ignore[index]
