@@ -125,3 +125,47 @@ async def ended_session(db: AsyncSession, session_id: int = 1) -> Heard:
     )
     await db.flush()
     return Heard(s.id, first.id, second.id, complaint.id, denunciation.id)
+
+
+async def final_minutes_elsewhere(db: AsyncSession) -> int:
+    """A second, ended session like the demo one, whose complaint has final minutes: the
+    first minutes row (id 1), for tests that walk every page with the ids of the seed."""
+    from sessions import accounts
+    from sessions.minutes import store
+
+    base = await db.get(ReceptionSession, 1)
+    assert base is not None
+    s = ReceptionSession(
+        title="Tiếp công dân đã diễn ra (mẫu biên bản)",
+        title_key="tiep cong dan da dien ra (mau bien ban)",
+        kind=base.kind,
+        state=SessionState.SCHEDULED,
+        unit_id=base.unit_id,
+        chair_id=base.chair_id,
+        central_endpoint_id=base.central_endpoint_id,
+        starts_at=base.starts_at - timedelta(days=7),
+        ends_at=base.ends_at - timedelta(days=7),
+        created_by_id=base.created_by_id,
+        endpoints=[],
+        attendees=[],
+        agenda=[],
+    )
+    db.add(s)
+    await db.flush()
+    heard = await ended_session(db, s.id)
+    ends, session_id = s.ends_at, s.id
+    db.expire(s)  # its agenda was added beside it: read it again
+    who = {}
+    for username in ("officer", "chair"):
+        account = await accounts.by_username(db, username)
+        assert account is not None
+        who[username] = await accounts.principal_for(db, account)
+    m = await store.start_version(
+        db,
+        who["officer"],
+        session_id,
+        heard.complaint_item,
+        store.MinutesInput(presented="Công dân trình bày.", conclusions="Giao xã trả lời."),
+    )
+    await store.finalize(db, who["chair"], m.id, ends)
+    return m.id

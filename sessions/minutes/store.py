@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, event, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import Session, UOWTransaction, selectinload
 
 from sessions import identity
 from sessions.access import Perm, Principal
@@ -282,6 +282,29 @@ async def finalize(db: AsyncSession, p: Principal, minutes_id: int, now: datetim
     m.sha256 = digest(m)
     await db.flush()
     return m
+
+
+@event.listens_for(Session, "before_flush")
+def _locked_stays_locked(session: Session, flush: UOWTransaction, instances: object) -> None:
+    """Below the store's own checks: no flush writes over a final version or its
+    directions, whatever code asks (a final version is superseded, never edited)."""
+    for obj in (*session.dirty, *session.deleted):
+        if isinstance(obj, MinutesDirection):
+            parent = session.get(Minutes, obj.minutes_id) if obj.minutes_id else None
+            if parent is not None and _was_locked(parent):
+                raise _locked(parent)
+        elif (
+            isinstance(obj, Minutes)
+            and _was_locked(obj)
+            and (obj in session.deleted or session.is_modified(obj, include_collections=False))
+        ):
+            raise _locked(obj)
+
+
+def _was_locked(m: Minutes) -> bool:
+    history = inspect(m).attrs.state.history
+    before = history.deleted[0] if history.deleted else m.state
+    return before is MinutesState.LOCKED and inspect(m).persistent
 
 
 # The hash --------------------------------------------------------------------------------

@@ -110,6 +110,12 @@ async def test_a_version_from_draft_to_final_then_superseded(
         with pytest.raises(Conflict):
             await attempt
         await db.rollback()
+    # Nor below the store: a flush that writes over a final version is refused.
+    locked = await store.get_minutes(db, chair, mid)
+    locked.conclusions = "Sửa thẳng vào bảng."
+    with pytest.raises(Conflict):
+        await db.flush()
+    await db.rollback()
     again = await store.get_minutes(db, chair, mid)
     assert again.conclusions == "Giao Sở kiểm tra, trả lời công dân." and store.verifies(again)
     assert again.sha256 == sealed

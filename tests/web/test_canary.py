@@ -269,16 +269,16 @@ async def seed_canary(client: TestClient[Any, Any], now: datetime) -> Seeded:
                 presented="Nội dung kiểm thử.",
                 conclusions="Kết luận kiểm thử.",
                 facts=await gather(db, loaded, item),
-                state=state,
+                state=MinutesState.DRAFT,
                 author_id=officer.id,
                 directions=[],
             )
-            if state is MinutesState.LOCKED:
-                m.locked_at, m.finalized_by_id = now, chair.id
             db.add(m)
             await db.flush()
             if state is MinutesState.LOCKED:
+                m.state, m.locked_at, m.finalized_by_id = state, now, chair.id
                 m.sha256 = digest(m)
+                await db.flush()
         db.add(
             ExportRecord(
                 session_id=live.id,

@@ -185,11 +185,9 @@ async def _edit_page(
     p = principal(request)
     async with transaction(request.app[DB]) as db:
         s = await get_session(db, p, session_id)
-        if s.state not in store.WRITABLE_SESSIONS:
-            raise Conflict(
-                "Biên bản được lập sau khi phiên tiếp công dân kết thúc.",
-                {"state": "phiên chưa kết thúc"},
-            )
+        if s.state not in store.WRITABLE_SESSIONS:  # the page says why, and offers no form
+            data = {"s": s, "form": form or Form(), "not_yet": True}
+            return render("minutes/edit.html", request, data, status)
         item = next((i for i in s.agenda if i.id == item_id), None)
         if item_id is not None and item is None:
             raise Invalid("Mục này không thuộc chương trình của phiên.", {"item": "không tồn tại"})
@@ -232,6 +230,9 @@ async def minutes_save(request: web.Request) -> web.StreamResponse:
     minutes_id = form.integer("minutes_id")
     revision = form.integer("revision")
     data = _input(form)
+    empty = not data.directions and not any(getattr(data, p) for p in store.TEXT_PARTS)
+    if empty and not form.errors:
+        form.errors["presented"] = "hãy ghi ít nhất một nội dung của biên bản"
 
     async def again(status: int) -> web.StreamResponse:
         form.message = form.message or "Biên bản chưa lưu: hãy sửa các trường được đánh dấu."
@@ -301,11 +302,14 @@ async def minutes_page(request: web.Request) -> web.StreamResponse:
 async def minutes_download(request: web.Request) -> web.StreamResponse:
     """The PDF or DOCX of a version (`?doc=notice`: of its conclusion notice) for a browser:
     a problem (no font on this machine, a bad format) is a page, not JSON."""
-    fmt = format_of(request) or "pdf"
+    fmt = format_of(request)
     doc = query_text(request, "doc", 10) or "minutes"
     if doc not in ("minutes", "notice"):
         raise Invalid("Tham số không hợp lệ.", {"doc": "phải là minutes hoặc notice"})
     view = await minutes_view(request, path_id(request))
+    if fmt is None:  # no format asked: the choices, as a page
+        data = {"v": view, "m": view.m, "font_problem": _font_problem(request)}
+        return render("minutes/download.html", request, data)
     paper = notice_of(request, view) if doc == "notice" else view.paper
     return await paper_file(request, paper, fmt)
 
