@@ -353,9 +353,14 @@ def verifies(m: Minutes) -> bool | None:
 
 
 def superseded(versions: list[Minutes]) -> dict[int, Minutes]:
-    """Final versions by id that a later version supersedes, with that version."""
+    """Final versions by id that a later final version supersedes, with that version (a
+    draft replacing one replaces nothing until the chair finalizes it)."""
     by_id = {m.id: m for m in versions}
-    return {m.supersedes_id: m for m in versions if m.supersedes_id in by_id}
+    return {
+        m.supersedes_id: m
+        for m in versions
+        if m.supersedes_id in by_id and m.state is MinutesState.LOCKED
+    }
 
 
 async def for_case(db: AsyncSession, p: Principal, case_id: int) -> list[Minutes]:

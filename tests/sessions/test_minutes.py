@@ -130,6 +130,10 @@ async def test_a_version_from_draft_to_final_then_superseded(
         (heard.complaint_item, 1),
         (heard.complaint_item, 2),
     ]
+    assert store.superseded(versions) == {}  # a draft replaces nothing yet
+    await store.finalize(db, chair, v2.id, LATER)
+    await db.commit()
+    versions = await store.list_versions(db, officer, heard.session)
     assert store.superseded(versions)[mid].id == v2.id
     assert [x.id for x in await store.for_case(db, officer, heard.complaint)] == [mid, v2.id]
     assert await store.for_case(db, officer, heard.denunciation) == []

@@ -259,24 +259,28 @@ async def seed_canary(client: TestClient[Any, Any], now: datetime) -> Seeded:
         from sessions.minutes.store import digest
 
         loaded = await receptions.get_session(db, _system(root), live.id)
-        for item, state in ((None, MinutesState.DRAFT), (loaded.agenda[1], MinutesState.LOCKED)):
+        heard: tuple[tuple[AgendaItem | None, MinutesState], ...] = (
+            (None, MinutesState.DRAFT),
+            (loaded.agenda[1], MinutesState.LOCKED),
+        )
+        for heard_item, final_state in heard:
             m = Minutes(
                 session_id=live.id,
-                agenda_item_id=item.id if item else None,
-                item_key=item.id if item else 0,
+                agenda_item_id=heard_item.id if heard_item else None,
+                item_key=heard_item.id if heard_item else 0,
                 version=1,
                 revision=1,
                 presented="Nội dung kiểm thử.",
                 conclusions="Kết luận kiểm thử.",
-                facts=await gather(db, loaded, item),
+                facts=await gather(db, loaded, heard_item),
                 state=MinutesState.DRAFT,
                 author_id=officer.id,
                 directions=[],
             )
             db.add(m)
             await db.flush()
-            if state is MinutesState.LOCKED:
-                m.state, m.locked_at, m.finalized_by_id = state, now, chair.id
+            if final_state is MinutesState.LOCKED:
+                m.state, m.locked_at, m.finalized_by_id = final_state, now, chair.id
                 m.sha256 = digest(m)
                 await db.flush()
         db.add(

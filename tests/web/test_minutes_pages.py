@@ -77,7 +77,7 @@ async def _unit(client: Client, code: str) -> int:
     async with client.app[DB]() as db:
         unit = await db.scalar(select(Unit.id).where(Unit.code == code))
         assert unit is not None
-        return unit
+        return int(unit)
 
 
 def _pdf_text(pdf: bytes, *args: str) -> str:
@@ -206,6 +206,8 @@ async def test_written_with_every_error_at_once_then_finalized_and_locked(
         "/api/v1/sessions/1/minutes", {"agenda_item_id": heard.complaint_item}
     )
     assert reply.status == 201 and reply.body["supersedes_id"] == mid and reply.body["version"] == 2
+    chair = await as_user("chair")
+    assert (await chair.post(f"/api/v1/minutes/{reply.body['id']}/finalize")).status == 200
     await login(client, "officer")  # the API callers above leave the client's cookies empty
     case_page = html.unescape(await _page(client, f"/cases/{heard.complaint}"))
     assert "Biên bản và thông báo kết luận" in case_page and "phiên bản 2" in case_page
