@@ -129,7 +129,7 @@ def _stamp(m: Minutes, tz: tzinfo, superseded_by: int | None) -> str:
         f"SHA-256 của phiên bản: {m.sha256}."
     )
     if m.supersedes_id is not None:
-        text += f" Thay thế biên bản số {m.supersedes_id}/BB-TCD."
+        text += f" Thay thế biên bản số {m.supersedes_id:02d}/BB-TCD."
     if superseded_by is not None:
         text += f" Đã được thay thế bởi phiên bản {superseded_by}."
     return text
@@ -140,7 +140,8 @@ def _heading(m: Minutes, tz: tzinfo, symbol: str) -> dict[str, str]:
     issuer = facts.get("issuer", {})
     when = m.locked_at or _at(facts.get("session", {}).get("starts_at"))
     day = doc_day(when.astimezone(tz).date()) if when else "ngày … tháng … năm …"
-    number = f"{m.id}" if m.state is MinutesState.LOCKED else "…"
+    # Decree 30/2020: numbers below 10 are written with a leading zero ("Số: 01/...").
+    number = f"{m.id:02d}" if m.state is MinutesState.LOCKED else "…"
     return {
         "parent": str(issuer.get("parent", "")).upper(),
         "issuer": str(issuer.get("name", "")).upper(),
@@ -309,7 +310,7 @@ def notice_paper(m: Minutes, reading: Reading, tz: tzinfo) -> Paper:
         blocks=tuple(blocks),
         signatures=(Signature("NGƯỜI CHỦ TRÌ", str(chair.get("name", ""))),),
         recipients=recipients,
-        stamp=f"Lập từ biên bản số {m.id}/BB-TCD, phiên bản {m.version}, SHA-256 {m.sha256}.",
+        stamp=f"Lập từ biên bản số {m.id:02d}/BB-TCD, phiên bản {m.version}, SHA-256 {m.sha256}.",
         title=f"Thông báo kết luận việc tiếp công dân – {item['case_code']}",
         file_stem=f"thong-bao-ket-luan-{m.id}",
     )
