@@ -165,59 +165,56 @@ def _item_lines(item: dict[str, Any], reading: Reading, tz: tzinfo) -> list[Bloc
     ]
 
 
-def minutes_paper(
-    m: Minutes, reading: Reading, tz: tzinfo, author: str, superseded_by: int | None = None
-) -> Paper:
-    facts = m.facts
+def _chair_text(chair: dict[str, Any]) -> str:
+    return str(chair.get("name", "")) + (f", {chair['title']}" if chair.get("title") else "")
+
+
+def _opening(facts: dict[str, Any], tz: tzinfo) -> Block:
     session = facts.get("session", {})
-    chair = facts.get("chair", {})
-    items = facts.get("items", [])
-    one = items[0] if m.agenda_item_id is not None and items else None
-    r = reading.items.get(int(one["id"])) if one else None
     opened = _at(session.get("opened_at")) or _at(session.get("starts_at"))
-    closed = _at(session.get("closed_at"))
     central = next((e for e in facts.get("endpoints", []) if e.get("central")), None)
     others = [e for e in facts.get("endpoints", []) if not e.get("central")]
     kind = _words()[1][SessionKind(session.get("kind", SessionKind.PERIODIC.value))]
-    chair_text = f"{chair.get('name', '')}" + (f", {chair['title']}" if chair.get("title") else "")
+    where = central["name"] if central else "điểm cầu trung tâm"
+    if central and central.get("location"):
+        where += f" ({central['location']})"
+    return Block(
+        "para",
+        f"Hôm nay, vào hồi {doc_time(opened, tz) if opened else '… giờ … phút'}, tại {where}"
+        f" kết nối trực tuyến với {len(others)} điểm cầu, đã diễn ra buổi tiếp công dân "
+        f"trực tuyến {kind.lower()} “{session.get('title', '')}” do "
+        f"{_chair_text(facts.get('chair', {}))} chủ trì.",
+    )
+
+
+def _composition(facts: dict[str, Any], reading: Reading, tz: tzinfo) -> list[Block]:
+    """I. Who: the chair, the attendees, the endpoints, the citizens and their cases."""
     blocks = [
-        Block(
-            "para",
-            f"Hôm nay, vào hồi {doc_time(opened, tz) if opened else '… giờ … phút'}, "
-            f"tại {central['name'] if central else 'điểm cầu trung tâm'}"
-            f"{' (' + central['location'] + ')' if central and central.get('location') else ''}"
-            f" kết nối trực tuyến với {len(others)} điểm cầu, đã diễn ra buổi tiếp công dân "
-            f"trực tuyến {kind.lower()} “{session.get('title', '')}” do {chair_text} chủ trì.",
-        ),
         Block("heading", "I. THÀNH PHẦN"),
-        Block("para", chair_text + ".", label="1. Người chủ trì: "),
+        Block("para", _chair_text(facts.get("chair", {})) + ".", label="1. Người chủ trì: "),
         Block("para", "", label="2. Thành phần tham dự:"),
     ]
     for a in facts.get("attendees", []):
-        bits = [
-            a.get("name", ""),
-            a.get("title", ""),
-            a.get("organization", ""),
-            a.get("capacity", ""),
-        ]
+        bits = [a.get(k, "") for k in ("name", "title", "organization", "capacity")]
         blocks.append(Block("para", "- " + ", ".join(b for b in bits if b) + "."))
     if not facts.get("attendees"):
         blocks.append(Block("para", "- Không có người tham dự khác."))
     blocks.append(Block("para", "", label="3. Các điểm cầu:"))
     for e in facts.get("endpoints", []):
         where = f" ({e['location']})" if e.get("location") else ""
-        blocks.append(
-            Block(
-                "para",
-                f"- {e['name']}{where}{' – điểm cầu trung tâm' if e.get('central') else ''}.",
-            )
-        )
+        central = " – điểm cầu trung tâm" if e.get("central") else ""
+        blocks.append(Block("para", f"- {e['name']}{where}{central}."))
     blocks.append(Block("para", "", label="4. Công dân được tiếp và vụ việc:"))
-    for item in items:
+    for item in facts.get("items", []):
         blocks += _item_lines(item, reading, tz)
-    if not items:
+    if not facts.get("items"):
         blocks.append(Block("para", "- Không có vụ việc trong chương trình."))
-    blocks += [
+    return blocks
+
+
+def _content(m: Minutes, r: ItemReading | None) -> list[Block]:
+    """II. What was said and decided: the parts the officer typed."""
+    blocks = [
         Block("heading", "II. NỘI DUNG"),
         Block("para", _text(m, "presented", r), label="1. Nội dung công dân trình bày: "),
         Block(
@@ -231,7 +228,13 @@ def minutes_paper(
     ]
     if m.body:
         blocks.append(Block("para", _text(m, "body", r), label="5. Nội dung khác: "))
-    blocks += [
+    return blocks
+
+
+def _closing(facts: dict[str, Any], tz: tzinfo) -> list[Block]:
+    """III. The recordings and their hashes, and when the reception ended."""
+    closed = _at(facts.get("session", {}).get("closed_at"))
+    return [
         Block("heading", "III. BẢN GHI HÌNH"),
         Block(
             "para",
@@ -241,9 +244,26 @@ def minutes_paper(
         _recordings(facts, tz),
         Block(
             "para",
-            f"Buổi tiếp công dân kết thúc vào hồi {doc_time(closed, tz) if closed else '… giờ … phút'}. "
-            "Biên bản được lưu trong hồ sơ vụ việc và trong hệ thống tiếp công dân trực tuyến.",
+            "Buổi tiếp công dân kết thúc vào hồi "
+            f"{doc_time(closed, tz) if closed else '… giờ … phút'}. Biên bản được lưu trong "
+            "hồ sơ vụ việc và trong hệ thống tiếp công dân trực tuyến.",
         ),
+    ]
+
+
+def minutes_paper(
+    m: Minutes, reading: Reading, tz: tzinfo, author: str, superseded_by: int | None = None
+) -> Paper:
+    """The minutes of a session (every case heard) or of one agenda item (one case)."""
+    facts = m.facts
+    items = facts.get("items", [])
+    one = items[0] if m.agenda_item_id is not None and items else None
+    r = reading.items.get(int(one["id"])) if one else None
+    blocks = [
+        _opening(facts, tz),
+        *_composition(facts, reading, tz),
+        *_content(m, r),
+        *_closing(facts, tz),
     ]
     subject = "Tiếp công dân trực tuyến"
     if one is not None:
@@ -255,11 +275,11 @@ def minutes_paper(
         blocks=tuple(blocks),
         signatures=(
             Signature("NGƯỜI GHI BIÊN BẢN", author),
-            Signature("NGƯỜI CHỦ TRÌ", str(chair.get("name", ""))),
+            Signature("NGƯỜI CHỦ TRÌ", str(facts.get("chair", {}).get("name", ""))),
         ),
         recipients=("Người chủ trì;", "Các đơn vị được giao;", "Lưu: VT, hồ sơ vụ việc."),
         stamp=_stamp(m, tz, superseded_by),
-        title=f"Biên bản tiếp công dân – {session.get('title', '')}",
+        title=f"Biên bản tiếp công dân – {facts.get('session', {}).get('title', '')}",
         file_stem=f"bien-ban-{m.id}-v{m.version}",
     )
 
