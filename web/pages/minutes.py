@@ -9,7 +9,7 @@ edited (409): a new version supersedes it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
@@ -21,7 +21,7 @@ from sessions.access import Perm
 from sessions.db import transaction
 from sessions.errors import Conflict, Forbidden, Invalid
 from sessions.minutes import facts, reading, store
-from sessions.models import AgendaItem, Minutes, MinutesState, ReceptionSession
+from sessions.models import AgendaItem, Minutes, MinutesDirection, MinutesState, ReceptionSession
 from web.api.minutes import record
 from web.auth import audit_context
 from web.http import principal, redirect, requires
@@ -155,9 +155,14 @@ def _form_of(m: Minutes) -> Form:
 
 
 async def _preview(
-    db: AsyncSession, request: web.Request, s: ReceptionSession, item: AgendaItem | None
+    db: AsyncSession,
+    request: web.Request,
+    s: ReceptionSession,
+    item: AgendaItem | None,
+    last: Minutes | None,
 ) -> Any:
-    """The document as it would read now, from the facts the system knows."""
+    """The document as it would read now: the facts the system knows, and the text of the
+    last saved version."""
     draft = Minutes(
         id=0,
         session_id=s.id,
@@ -167,14 +172,23 @@ async def _preview(
         revision=0,
         state=MinutesState.DRAFT,
         facts=await facts.gather(db, s, item),
-        presented="",
-        documents_received="",
-        conclusions="",
-        body="",
         directions=[],
+        **{part: getattr(last, part) if last else "" for part in store.TEXT_PARTS},
     )
+    if last is not None:
+        draft.directions = [
+            MinutesDirection(
+                position=d.position,
+                unit_id=d.unit_id,
+                unit_name=d.unit_name,
+                text=d.text,
+                due_on=d.due_on,
+            )
+            for d in last.directions
+        ]
     read = await reading.read(db, audit_context(request), draft)
-    return minutes_paper(draft, read, request.app[CONFIG].tz, principal(request).full_name)
+    paper = minutes_paper(draft, read, request.app[CONFIG].tz, principal(request).full_name)
+    return replace(paper, stamp="Xem trước: phần hệ thống điền sẵn và nội dung đã lưu gần nhất.")
 
 
 async def _edit_page(
@@ -211,7 +225,7 @@ async def _edit_page(
             "rows": rows + [{"unit_id": "", "text": "", "due_on": ""}] * BLANK_DIRECTION_ROWS,
             "unit_choices": await lookup.unit_choices(db, p),
             "limits": store.LIMITS,
-            "preview": await _preview(db, request, s, item),
+            "preview": await _preview(db, request, s, item, last),
             "protected": bool(item and identity.is_protected_case(case[item.case_id])),
         }
     return render("minutes/edit.html", request, data, status)
