@@ -5,9 +5,9 @@ BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 ARTIFACTS ?= test-artifacts
 
-.PHONY: run test lint typecheck pytest system-deps install dev bench clean
+.PHONY: run test lint typecheck pytest system-deps runtime-deps install dev bench clean
 
-run: install
+run: install runtime-deps
 	$(BIN)/tiepdan db upgrade
 	$(BIN)/tiepdan seed-demo --sample-archive
 	$(BIN)/tiepdan serve
@@ -29,12 +29,26 @@ $(VENV)/.dev-installed: pyproject.toml | $(VENV)/bin/python
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $(VENV)/.installed $@
 
-# Debian's Chromium (the end-to-end tests drive it) and ffmpeg/ffprobe (recordings are read
-# by an independent tool), installed when missing.
+# What the app itself needs of the system, installed when missing: ffmpeg (composite
+# exports) and a Times-metric font with Vietnamese for the PDFs (Tinos, fonts-croscore). A
+# machine where apt-get cannot run still serves: the pages say what to install.
+TINOS := /usr/share/fonts/truetype/croscore/Tinos-Regular.ttf
+runtime-deps:
+	@if ! command -v ffmpeg >/dev/null || [ ! -f $(TINOS) ]; then \
+		($(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq ffmpeg fonts-croscore) || \
+		echo "could not install ffmpeg and fonts-croscore: exports and PDFs will say so"; \
+	fi
+
+# Debian's Chromium (the end-to-end tests drive it), ffmpeg/ffprobe (recordings are read
+# by an independent tool), poppler-utils (pdftotext and pdfinfo read the PDFs back) and the
+# PDFs' font, installed when missing.
 system-deps:
-	@if ! command -v chromium >/dev/null || ! command -v ffprobe >/dev/null; then \
+	@if ! command -v chromium >/dev/null || ! command -v ffprobe >/dev/null || \
+		! command -v pdftotext >/dev/null || [ ! -f $(TINOS) ]; then \
 		$(SUDO) apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium ffmpeg; \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium ffmpeg \
+			poppler-utils fonts-croscore; \
 	fi
 
 lint: dev

@@ -431,20 +431,59 @@ class AgendaCitizen(Base):
 
 
 class Minutes(Base):
-    """Minutes (biên bản) of a session or of one agenda item; locked once signed."""
+    """One version of the minutes (biên bản) of a session, or of one agenda item (one case).
+
+    Versions are numbered per session and item (`item_key`: the agenda item's id, 0 for the
+    session's own minutes). A draft is edited in place (`revision` counts its saves, so that
+    two people saving the same draft do not overwrite each other unseen); the chair
+    finalizes it: the facts are frozen, the hash taken and the row is never written again.
+    A later version `supersedes` a final one. What the system knows (`facts`) names citizens
+    by id only: their names are decided by `sessions.identity` each time it is shown."""
 
     __tablename__ = "minutes"
+    __table_args__ = (UniqueConstraint("session_id", "item_key", "version"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     session_id: Mapped[int] = mapped_column(ForeignKey("reception_sessions.id"), index=True)
     agenda_item_id: Mapped[int | None] = mapped_column(ForeignKey("agenda_items.id"))
-    body: Mapped[str] = mapped_column(Text, default="")
+    # Added by migration 0008.
+    item_key: Mapped[int] = mapped_column(Integer)
+    version: Mapped[int] = mapped_column(Integer)
+    supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("minutes.id"))
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    presented: Mapped[str] = mapped_column(Text, default="")  # what the citizen presented
+    documents_received: Mapped[str] = mapped_column(Text, default="")
+    conclusions: Mapped[str] = mapped_column(Text, default="")  # the chair's conclusions
+    facts: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    finalized_by_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    # From migration 0001.
+    body: Mapped[str] = mapped_column(Text, default="")  # other matters, closing remarks
     state: Mapped[MinutesState] = mapped_column(_enum(MinutesState), default=MinutesState.DRAFT)
     author_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
     locked_at: Mapped[datetime | None] = mapped_column()
-    sha256: Mapped[str | None] = mapped_column(String(64))  # of the body, set when locked
+    sha256: Mapped[str | None] = mapped_column(String(64))  # of the version, set when locked
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    directions: Mapped[list[MinutesDirection]] = relationship(
+        lazy="raise", cascade="all, delete-orphan", order_by="MinutesDirection.position"
+    )
+
+
+class MinutesDirection(Base):
+    """One of the chair's directions in a version of the minutes: to which unit, what, by
+    when. The unit's name is kept as it was when written: a final version never changes."""
+
+    __tablename__ = "minutes_directions"
+
+    minutes_id: Mapped[int] = mapped_column(
+        ForeignKey("minutes.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    unit_name: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    due_on: Mapped[date | None] = mapped_column(Date)
 
 
 class RecordingRecord(Base):

@@ -57,6 +57,9 @@ class Config:
     recording_autostart: bool = False  # start recording when a session goes live
     # How long a presigned URL to a recording in S3 works (replay from the store itself).
     presign_seconds: int = 300
+    # A folder of TTF files for the PDFs of administrative documents; None: the Debian fonts
+    # (Tinos, Liberation Serif) where installed (`web.paper.fonts`).
+    document_font_dir: Path | None = None
 
     def __post_init__(self) -> None:
         if self.recording is _DERIVED:
@@ -124,6 +127,9 @@ class Config:
             recording=_recording(env, storage, var_dir),
             recording_autostart=_flag(env, "TIEPDAN_RECORDING_AUTOSTART", False),
             presign_seconds=_int(env, "TIEPDAN_PRESIGN_SECONDS", 300, 1, 3600),
+            document_font_dir=Path(env["TIEPDAN_DOCUMENT_FONT_DIR"])
+            if env.get("TIEPDAN_DOCUMENT_FONT_DIR")
+            else None,
         )
 
     def with_secret(self) -> Config:

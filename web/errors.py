@@ -31,7 +31,19 @@ class UnsupportedMediaType(DomainError):
     code = "unsupported_media_type"
 
 
-STATUS |= {Unauthorized: 401, BadRequest: 400, PayloadTooLarge: 413, UnsupportedMediaType: 415}
+class Unavailable(DomainError):
+    """Something this machine lacks (a font, a tool): the message says what to install."""
+
+    code = "unavailable"
+
+
+STATUS |= {
+    Unauthorized: 401,
+    BadRequest: 400,
+    PayloadTooLarge: 413,
+    UnsupportedMediaType: 415,
+    Unavailable: 503,
+}
 
 
 def status_of(exc: DomainError) -> int:

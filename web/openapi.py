@@ -18,6 +18,7 @@ from aiohttp import web
 from sessions.access import Perm
 from web.api.cases import CASE_FIELDS, CITIZEN_FIELDS
 from web.api.directory import ACCOUNT_FIELDS, ENDPOINT_FIELDS, UNIT_FIELDS
+from web.api.minutes import CREATE_FIELDS, REVEAL_FIELDS, SAVE_FIELDS
 from web.api.receptions import SESSION_FIELDS
 from web.api.schedule import CALENDAR_FIELDS, CHECK_FIELDS
 from web.http import PERM_ATTR, ok, public
@@ -179,6 +180,30 @@ OPERATIONS: tuple[Op, ...] = (
     Op("POST", "/api/v1/sessions/{id}/exports", "Yêu cầu xuất video tổng hợp", EXPORT, status=202),
     Op("GET", "/api/v1/exports/{id}", "Tiến độ một lần xuất"),
     Op("GET", "/api/v1/exports/{id}/download", "Tải video tổng hợp", returns="video/mp4"),
+    # Minutes and conclusion notices
+    Op("GET", "/api/v1/sessions/{id}/minutes", "Các phiên bản biên bản của phiên"),
+    Op(
+        "POST",
+        "/api/v1/sessions/{id}/minutes",
+        "Lập biên bản (phiên bản mới, thay thế bản đã hoàn tất)",
+        _known(CREATE_FIELDS),
+        status=201,
+    ),
+    Op("GET", "/api/v1/minutes/{id}", "Một phiên bản biên bản (JSON, ?format=pdf|docx)"),
+    Op("PATCH", "/api/v1/minutes/{id}", "Sửa bản nháp biên bản", _known(SAVE_FIELDS), partial=True),
+    Op("POST", "/api/v1/minutes/{id}/finalize", "Hoàn tất biên bản (người chủ trì)"),
+    Op(
+        "POST",
+        "/api/v1/minutes/{id}/reveal",
+        "Biên bản kèm danh tính được bảo mật (nêu lý do)",
+        _known(REVEAL_FIELDS),
+    ),
+    Op(
+        "GET",
+        "/api/v1/minutes/{id}/notice",
+        "Thông báo kết luận việc tiếp công dân (?format=pdf|docx)",
+        returns="application/pdf",
+    ),
 )
 
 
@@ -186,7 +211,7 @@ OPERATIONS: tuple[Op, ...] = (
 
 _BOOLEAN = {"active", "is_central", "audio_level_seen"}
 _NUMBER = {"rtt_ms", "loss_pct", "jitter_ms", "bitrate_kbps", "fps"}
-_INTEGER = {"width", "height"}
+_INTEGER = {"width", "height", "revision"}
 _DATETIME = {"starts_at", "ends_at"}
 _ARRAYS: dict[str, dict[str, Any]] = {
     "roles": {"type": "array", "items": {"type": "string"}},
@@ -194,6 +219,7 @@ _ARRAYS: dict[str, dict[str, Any]] = {
     "parties": {"type": "array", "items": {"type": "object"}},
     "attendees": {"type": "array", "items": {"type": "object"}},
     "agenda": {"type": "array", "items": {"type": "object"}},
+    "directions": {"type": "array", "items": {"type": "object"}},
 }
 
 

@@ -28,6 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bridge.signaling import CLIENT_MESSAGE_TYPES
+from sessions import receptions
 from sessions.accounts import hash_password
 from sessions.db import transaction
 from sessions.models import (
@@ -46,6 +47,8 @@ from sessions.models import (
     Endpoint,
     ExportRecord,
     ExportState,
+    Minutes,
+    MinutesState,
     Notification,
     ReceptionSession,
     RecordingAttachment,
@@ -250,6 +253,36 @@ async def seed_canary(client: TestClient[Any, Any], now: datetime) -> Seeded:
                     sha256="0" * 64,
                 )
             )
+        # Minutes of the live session and of the denunciation heard in it (a draft and a
+        # final version): the facts name the canary by id, the pages must not by name.
+        from sessions.minutes.facts import gather
+        from sessions.minutes.store import digest
+
+        loaded = await receptions.get_session(db, _system(root), live.id)
+        heard: tuple[tuple[AgendaItem | None, MinutesState], ...] = (
+            (None, MinutesState.DRAFT),
+            (loaded.agenda[1], MinutesState.LOCKED),
+        )
+        for heard_item, final_state in heard:
+            m = Minutes(
+                session_id=live.id,
+                agenda_item_id=heard_item.id if heard_item else None,
+                item_key=heard_item.id if heard_item else 0,
+                version=1,
+                revision=1,
+                presented="Nội dung kiểm thử.",
+                conclusions="Kết luận kiểm thử.",
+                facts=await gather(db, loaded, heard_item),
+                state=MinutesState.DRAFT,
+                author_id=officer.id,
+                directions=[],
+            )
+            db.add(m)
+            await db.flush()
+            if final_state is MinutesState.LOCKED:
+                m.state, m.locked_at, m.finalized_by_id = final_state, now, chair.id
+                m.sha256 = digest(m)
+                await db.flush()
         db.add(
             ExportRecord(
                 session_id=live.id,
@@ -271,6 +304,12 @@ async def seed_canary(client: TestClient[Any, Any], now: datetime) -> Seeded:
         )
 
 
+def _system(root: Unit) -> Any:
+    from sessions.access import Principal
+
+    return Principal(0, "system", "Hệ thống", frozenset({Role.ADMIN}), root.id, root.path, None)
+
+
 # Filling the route table ------------------------------------------------------------------
 
 ID_COLUMNS: dict[str, Any] = {
@@ -284,6 +323,7 @@ ID_COLUMNS: dict[str, Any] = {
     "exports": ExportRecord.id,
     "notifications": Notification.id,
     "documents": CaseDocument.id,
+    "minutes": Minutes.id,
 }
 _PARAM = re.compile(r"^\{([^}:]+)(:[^}]*)?\}(.*)$")
 

@@ -11,11 +11,13 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select
 
 from sessions.access import ROLE_PERMISSIONS, Perm
-from sessions.db import DatabaseConfig, create_engine, session_factory
+from sessions.db import DatabaseConfig, create_engine, session_factory, transaction
 from sessions.models import Account, AuditRecord, Endpoint, Role, Unit
+from tests.minutes_kit import final_minutes_elsewhere
 from tests.support import login
 from web.config import Config
 from web.http import PERM_ATTR
+from web.keys import DB
 
 Client = TestClient[Any, Any]
 
@@ -83,8 +85,15 @@ def page_routes(client: Client, method: str = "GET") -> list[tuple[str, Perm | N
 # Who may see what ----------------------------------------------------------------------------
 
 
+async def _minutes_one(client: Client) -> None:
+    """Minutes #1 (final, of a case heard in another, ended session) for the minutes pages."""
+    async with transaction(client.app[DB]) as db:
+        assert await final_minutes_elsewhere(db) == 1
+
+
 @pytest.mark.parametrize("username", sorted(DEMO_ROLES))
 async def test_every_page_by_role(client: Client, username: str) -> None:
+    await _minutes_one(client)
     await login(client, username)
     routes = page_routes(client)
     assert len(routes) >= 12, routes
@@ -100,6 +109,7 @@ async def test_every_page_by_role(client: Client, username: str) -> None:
 async def test_every_form_post_by_role(client: Client, config: Config, username: str) -> None:
     """An empty form: refused (403) for a role without the permission, else bad input (422);
     either way nothing is written."""
+    await _minutes_one(client)
     csrf = await login(client, username)
     routes = page_routes(client, "POST")
     assert len(routes) >= 7, routes

@@ -19,6 +19,7 @@ from web.pages import (
     casefiles,
     copies,
     intake,
+    minutes,
     readiness,
     receptions,
     replay,
@@ -39,6 +40,7 @@ def setup(app: web.Application) -> None:
     copies.setup(app)
     archive.setup(app)
     replay.setup(app)
+    minutes.setup(app)
 
 
 def back_to_forms(app: web.Application) -> None:

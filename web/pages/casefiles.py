@@ -11,6 +11,7 @@ from sessions import cases, identity
 from sessions.access import WITHHELD, Perm
 from sessions.db import transaction
 from sessions.errors import Invalid
+from sessions.minutes import store as minutes_store
 from sessions.models import CaseKind, CaseStatus
 from web.api.cases import view_case
 from web.auth import audit_context
@@ -21,7 +22,7 @@ from web.pages import lookup
 from web.pages.copies import copy_extras
 from web.pages.forms import Form, pager, read_form, render
 from web.pages.intake import case_extras
-from web.pages.labels import CASE_KINDS, CASE_STATUSES
+from web.pages.labels import CASE_KINDS, CASE_STATUSES, MINUTES_STATES
 from web.pages.recorded import REPAIRED, endpoint_label
 from web.recordings import case_attachment_views
 from web.validation import page_request, path_id, query_choice
@@ -94,6 +95,7 @@ async def case_page(
         extras = await case_extras(db, request, view.case.id)
     async with transaction(request.app[DB]) as db:  # a shown requester is audited
         extras |= await copy_extras(db, request, view.case.id)
+        minutes = await minutes_store.for_case(db, principal(request), view.case.id)
     return render(
         "cases/detail.html",
         request,
@@ -113,6 +115,9 @@ async def case_page(
             "clearance_form": clearance_form or Form(),
             "revoke_form": revoke_form or Form(),
             "copy_form": copy_form or Form(),
+            "minutes": minutes,
+            "minutes_later": minutes_store.superseded(minutes),
+            "minutes_states": MINUTES_STATES,
             **extras,
         },
         status,

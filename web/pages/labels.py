@@ -6,6 +6,7 @@ from sessions.models import (
     CaseKind,
     CaseStatus,
     CitizenRole,
+    MinutesState,
     Role,
     SessionKind,
     SessionState,
@@ -62,6 +63,11 @@ SESSION_STATES = {
     SessionState.CANCELLED: "Đã hủy",
 }
 
+MINUTES_STATES = {
+    MinutesState.DRAFT: "Bản nháp",
+    MinutesState.LOCKED: "Đã hoàn tất",
+}
+
 CITIZEN_ROLES = {
     CitizenRole.PETITIONER: "Người đứng đơn",
     CitizenRole.REPRESENTATIVE: "Người đại diện",
@@ -115,6 +121,9 @@ AUDIT_ACTIONS = {
     "export.done": "Trích xuất xong",
     "export.failed": "Trích xuất thất bại",
     "export.download": "Tải tệp trích xuất",
+    "minutes.create": "Lập biên bản (phiên bản mới)",
+    "minutes.save": "Sửa bản nháp biên bản",
+    "minutes.finalize": "Hoàn tất biên bản",
 }
 
 DENIED = ".denied"
@@ -201,6 +210,7 @@ OBJECT_TYPES = {
     "export": "Tệp trích xuất",
     "calendar_day": "Ngày trong lịch",
     "recording_copy": "Bản sao ghi hình cho công dân",
+    "minutes": "Biên bản",
 }
 
 # The timed events of a session (session_events.kind), as the archive page lists them.

@@ -1,7 +1,7 @@
 """a citizen's copy of the recording of their own reception
 
-Revision ID: 0010
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0010"
-down_revision: str | None = "0007"
+revision: str = "0009"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
