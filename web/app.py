@@ -14,6 +14,7 @@ from sqlalchemy import text
 from sessions.db import create_engine, session_factory
 from web import (
     api,
+    bundle,
     documents,
     exports,
     inbound,
@@ -124,6 +125,7 @@ def create_app(config: Config, clock: Clock | None = None) -> web.Application:
     recordings.setup(app)  # after live: the service stops before the bridge
     replay.setup(app)
     exports.setup(app)
+    bundle.setup(app)  # after exports: it stops first, then the export worker
     documents.setup(app)
     pages.setup(app)
     room_page.setup(app)

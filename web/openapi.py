@@ -180,6 +180,15 @@ OPERATIONS: tuple[Op, ...] = (
     Op("POST", "/api/v1/sessions/{id}/exports", "Yêu cầu xuất video tổng hợp", EXPORT, status=202),
     Op("GET", "/api/v1/exports/{id}", "Tiến độ một lần xuất"),
     Op("GET", "/api/v1/exports/{id}/download", "Tải video tổng hợp", returns="video/mp4"),
+    Op(
+        "POST",
+        "/api/v1/cases/{id}/bundle",
+        "Đóng gói hồ sơ bàn giao (ZIP: biên bản, video, tài liệu, bảng kê)",
+        frozenset(),
+        status=202,
+    ),
+    Op("GET", "/api/v1/bundles/{id}", "Tiến độ đóng gói hồ sơ"),
+    Op("GET", "/api/v1/bundles/{id}/download", "Tải gói hồ sơ", returns="application/zip"),
     # Minutes and conclusion notices
     Op("GET", "/api/v1/sessions/{id}/minutes", "Các phiên bản biên bản của phiên"),
     Op(

@@ -261,6 +261,55 @@ async def _sample_plan(db: AsyncSession, origin: datetime) -> ArchivePlan | None
     )
 
 
+SAMPLE_WORDS = (
+    (
+        "Công dân trình bày việc thu hồi đất nông nghiệp của gia đình để làm đường liên thôn,"
+        " đề nghị xem xét lại mức bồi thường.",
+        "Giao Ủy ban nhân dân xã Tân Phú rà soát hồ sơ thu hồi đất, trả lời công dân.",
+    ),
+    (
+        "Công dân phản ánh cơ sở chế biến xả nước thải gây ô nhiễm nguồn nước sinh hoạt.",
+        "Giao Sở Nông nghiệp và Môi trường kiểm tra, xử lý cơ sở vi phạm, báo cáo kết quả.",
+    ),
+)
+
+
+async def _final_minutes(
+    factory: async_sessionmaker[AsyncSession], sid: int, plan: ArchivePlan
+) -> None:
+    """The officer writes the minutes of each case heard and of the session; the chair
+    finalizes them (each locked and hashed, as on the pages)."""
+    from sessions.accounts import principal_for
+    from sessions.minutes import store as minutes
+    from sessions.minutes.store import DirectionInput, MinutesInput
+
+    async with transaction(factory) as db:
+        officer = await db.get(Account, plan.created_by_id)
+        chair = await db.get(Account, plan.chair_id)
+        s = await db.get(ReceptionSession, sid)
+        assert officer is not None and chair is not None and s is not None
+        writer, signer = await principal_for(db, officer), await principal_for(db, chair)
+        due = (plan.origin + timedelta(days=30)).date()
+        items = sorted(
+            (await db.scalars(select(AgendaItem).where(AgendaItem.session_id == sid))).all(),
+            key=lambda item: item.position,
+        )
+        for item, (presented, direction) in zip(items, SAMPLE_WORDS, strict=False):
+            case = await db.get(CaseFile, item.case_id)
+            assert case is not None
+            data = MinutesInput(
+                presented=presented,
+                documents_received="Đơn của công dân (01 bản).",
+                conclusions=direction,
+                directions=(DirectionInput(case.handling_unit_id, direction, due),),
+            )
+            m = await minutes.start_version(db, writer, sid, item.id, data)
+            await minutes.finalize(db, signer, m.id, plan.origin + timedelta(hours=2))
+        whole = MinutesInput(body="Phiên tiếp công dân trực tuyến kết thúc đúng chương trình.")
+        m = await minutes.start_version(db, writer, sid, None, whole)
+        await minutes.finalize(db, signer, m.id, plan.origin + timedelta(hours=2))
+
+
 async def seed_sample_archive(config: Config, now: datetime | None = None) -> SampleResult:
     """Add the sample archive to a seeded demo province, unless it is there already."""
     engine = create_engine(config.database)
@@ -279,6 +328,9 @@ async def seed_sample_archive(config: Config, now: datetime | None = None) -> Sa
                 failed=True,
             )
         sid = await build_archive(config, factory, storage, plan)
-        return SampleResult(True, f"đã tạo phiên mẫu có bản ghi hình (phiên #{sid})", sid)
+        await _final_minutes(factory, sid, plan)
+        return SampleResult(
+            True, f"đã tạo phiên mẫu có bản ghi hình và biên bản đã hoàn tất (phiên #{sid})", sid
+        )
     finally:
         await engine.dispose()

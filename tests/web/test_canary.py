@@ -66,6 +66,7 @@ from tests.support import DEMO_PASSWORD, FakeClock
 from tests.web.conftest import Caller, Login, Reply
 from tests.web.test_roles import app_routes
 from web.auth import COOKIE
+from web.bundle import BUNDLES
 from web.keys import DB
 
 CANARY_NAME = "Đoàn Thị Canarixq Yến"
@@ -333,6 +334,8 @@ async def _ids(client: TestClient[Any, Any]) -> dict[str, list[int]]:
     async with client.app[DB]() as db:
         for name, column in ID_COLUMNS.items():
             out[name] = list(await db.scalars(select(column).order_by(column)))
+    # Bundles live in memory, not in a table: those made so far, and one that is not there.
+    out["bundles"] = sorted(client.app[BUNDLES].jobs) or [1]
     return out
 
 

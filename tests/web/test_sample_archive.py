@@ -9,9 +9,13 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 from sessions.db import create_engine, session_factory
+from sessions.minutes import store as minutes_store
 from sessions.models import (
+    Minutes,
+    MinutesState,
     ReceptionSession,
     RecordingAttachment,
     RecordingManifest,
@@ -43,9 +47,19 @@ async def test_the_sample_archive_is_a_stored_recording_of_two_cases(config: Con
             rows = list(await db.scalars(select(RecordingRecord)))
             manifests = await db.scalar(select(func.count()).select_from(RecordingManifest))
             attached = list(await db.scalars(select(RecordingAttachment)))
+            minutes = list(
+                await db.scalars(
+                    select(Minutes)
+                    .options(selectinload(Minutes.directions))
+                    .where(Minutes.session_id == s.id)
+                )
+            )
     finally:
         await engine.dispose()
     assert len(rows) == 6 and all(r.state is RecordingState.STORED for r in rows)
+    # Final minutes of each case heard and of the session, each locked with a hash that holds.
+    assert len(minutes) == 3 and all(m.state is MinutesState.LOCKED for m in minutes)
+    assert all(minutes_store.verifies(m) for m in minutes)
     assert {(r.endpoint_id, r.track_source) for r in rows} == {
         (e, src) for e in {r.endpoint_id for r in rows} for src in ("camera", "microphone")
     }

@@ -10,13 +10,14 @@ from aiohttp import web
 from sessions import cases, identity
 from sessions.access import WITHHELD, Perm
 from sessions.db import transaction
-from sessions.errors import Invalid
+from sessions.errors import Conflict, Invalid
 from sessions.minutes import store as minutes_store
 from sessions.models import CaseKind, CaseStatus
 from web.api.cases import view_case
 from web.auth import audit_context
+from web.bundle import bundle_views, request_bundle
 from web.exports import export_views
-from web.http import principal, requires
+from web.http import principal, redirect, requires
 from web.keys import DB
 from web.pages import lookup
 from web.pages.copies import copy_extras
@@ -82,6 +83,7 @@ async def case_page(
     revoke_form: Form | None = None,
     reveal_form: Form | None = None,
     copy_form: Form | None = None,
+    bundle_form: Form | None = None,
     reveal: str | None = None,
 ) -> web.StreamResponse:
     """The case page; a form of it that failed (upload, clearance, reveal) is shown with its
@@ -118,10 +120,25 @@ async def case_page(
             "minutes": minutes,
             "minutes_later": minutes_store.superseded(minutes),
             "minutes_states": MINUTES_STATES,
+            "bundle_form": bundle_form or Form(),
+            "bundles": bundle_views(request, view.case.id),
             **extras,
         },
         status,
     )
+
+
+@requires(Perm.CASES_READ)
+async def bundle_request(request: web.Request) -> web.StreamResponse:
+    """ "Đóng gói hồ sơ": the bundle is made in the background; the page follows it."""
+    case_id = path_id(request)
+    form = await read_form(request)
+    try:
+        job = await request_bundle(request, case_id)
+    except Conflict as exc:
+        form.fail(exc)
+        return await case_page(request, case_id, 422, bundle_form=form)
+    return redirect(f"/cases/{case_id}?bundle={job.id}#bundle")
 
 
 @requires(Perm.CITIZENS_READ)
@@ -147,4 +164,5 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/cases", case_list)
     app.router.add_get("/cases/{id:[0-9]+}", case_detail)
     app.router.add_post("/cases/{id:[0-9]+}/reveal", reveal_identity)
+    app.router.add_post("/cases/{id:[0-9]+}/bundle", bundle_request)
     app.router.add_get("/citizens", citizen_list)

@@ -111,6 +111,8 @@ AUDIT_ACTIONS = {
     "recording.manifest": "Lập bản kê bản ghi",
     "recording.replay": "Xem lại bản ghi",
     "recording.download": "Tải bản ghi",
+    "case.bundle": "Đóng gói hồ sơ bàn giao",
+    "case.bundle.download": "Tải gói hồ sơ bàn giao",
     "recording.copy_request": "Nhận đề nghị cấp bản sao ghi hình",
     "recording.copy_approved": "Kiểm tra, chấp thuận bản sao ghi hình",
     "recording.copy_refused": "Không chấp thuận bản sao ghi hình",
