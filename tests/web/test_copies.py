@@ -62,6 +62,8 @@ async def test_request_check_and_hand_over_a_copy(
     officer = await as_user("officer")
     page = await officer.get(f"/cases/{case_id}")
     assert "Bản sao ghi hình cho công dân" in page.text and TITLE in page.text
+    # The case's timeline: the session that heard it, playable from the case's segment.
+    assert f"/sessions/{sid}/replay?case={case_id}" in page.text
 
     # Nothing filled in: every error at once, beside its field; nothing written.
     before = await count_rows(client)

@@ -5,6 +5,8 @@ audited by `web.api.cases.view_case`, the same path the API takes."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
 from sessions import cases, identity
@@ -93,6 +95,7 @@ async def case_page(
         unit = await lookup.unit_names(db, [view.case.handling_unit_id])
         recs = await case_attachment_views(db, principal(request), view.case.id, request)
         names = await lookup.endpoint_names(db, (a["recording"]["endpoint_id"] for a in recs))
+        titles = await lookup.session_titles(db, (a["session_id"] for a in recs))
         exported = await export_views(db, request, case_id=view.case.id)
         extras = await case_extras(db, request, view.case.id)
     async with transaction(request.app[DB]) as db:  # a shown requester is audited
@@ -112,6 +115,7 @@ async def case_page(
             "exports": exported,
             "repaired": REPAIRED,
             "export_sessions": sorted({a["session_id"] for a in recs}),
+            "heard_sessions": _heard_sessions(recs, titles),
             "reveal_form": reveal_form or Form(),
             "upload_form": upload_form or Form(),
             "clearance_form": clearance_form or Form(),
@@ -126,6 +130,22 @@ async def case_page(
         },
         status,
     )
+
+
+def _heard_sessions(recs: list[dict[str, Any]], titles: dict[int, str]) -> list[dict[str, Any]]:
+    """One row per session that heard the case (its tracks share the heard range)."""
+    rows: dict[int, dict[str, Any]] = {}
+    for a in recs:
+        rows.setdefault(
+            a["session_id"],
+            {
+                "session_id": a["session_id"],
+                "title": titles.get(a["session_id"], f"Phiên #{a['session_id']}"),
+                "heard_label": a["heard_label"],
+                "may_replay": a["may_replay"],
+            },
+        )
+    return sorted(rows.values(), key=lambda r: r["session_id"], reverse=True)
 
 
 @requires(Perm.CASES_READ)
