@@ -36,10 +36,9 @@ from recording import (
     recover_spool,
 )
 from recording.recovery import RecoveryReport
-from sessions import audit, cases, receptions
+from sessions import cases, receptions
 from sessions import recordings as recs
 from sessions.access import Perm, Principal
-from sessions.db import transaction
 from sessions.errors import Conflict, Forbidden
 from sessions.models import (
     ReceptionSession,
@@ -47,8 +46,6 @@ from sessions.models import (
     Role,
     SessionState,
 )
-from sessions.recordings import STORED_STATES
-from web.auth import audit_context
 from web.http import ok, principal, requires
 from web.keys import CONFIG, DB
 from web.live import LIVE, participant_id, room_id
@@ -57,7 +54,6 @@ from web.recording_store import RunStore
 from web.validation import Fields, path_id, read_json
 
 log = logging.getLogger("tiepdan.recording")
-_MEDIA_TYPES = {".webm": "video/webm", ".mkv": "video/x-matroska"}
 SOURCE_LABELS = {
     "microphone": "Âm thanh (micrô)",
     "camera": "Hình (camera)",
@@ -427,57 +423,6 @@ async def session_recordings(request: web.Request) -> web.StreamResponse:
     )
 
 
-@requires(Perm.CASES_READ)
-async def download(request: web.Request) -> web.StreamResponse:
-    """Stream one track file from the store (`?inline=1` to replay). A session with a
-    denunciation on its agenda: only accounts cleared for every such case. Each access,
-    allowed or refused, is audited."""
-    p = principal(request)
-    inline = request.query.get("inline") == "1"
-    action = "recording.replay" if inline else "recording.download"
-    async with transaction(request.app[DB]) as db:
-        row = await recs.get_record(db, path_id(request))
-        s = await receptions.get_session(db, p, row.session_id)
-        allowed, protected = await recs.may_replay(db, p, row.session_id)
-        detail = {"session_id": s.id, "key": row.storage_key, "sha256": row.sha256}
-        detail["protected_cases"] = protected
-        await audit.record(
-            db,
-            audit_context(request),
-            action if allowed else f"{action}.denied",
-            "recording",
-            row.id,
-            s.unit_id,
-            detail,
-        )
-    if not allowed:
-        raise Forbidden(
-            "Phiên có vụ việc tố cáo: chỉ tài khoản được cấp quyền cho mọi hồ sơ tố cáo của "
-            "phiên mới được xem, tải bản ghi hình.",
-            {"recording": "bản ghi có thông tin người tố cáo được bảo mật"},
-        )
-    if row.state not in STORED_STATES:
-        raise Conflict("Bản ghi chưa được lưu vào kho.", {"state": row.state.value})
-    return await _stream(request, request.app[RECORDINGS].storage, row, inline)
-
-
-async def _stream(
-    request: web.Request, storage: Storage, row: RecordingRecord, inline: bool
-) -> web.StreamResponse:
-    name = row.storage_key.rsplit("/", 1)[-1]
-    media_type = _MEDIA_TYPES.get(name[name.rfind(".") :], "application/octet-stream")
-    return await stream_stored(
-        request,
-        storage,
-        row.storage_key,
-        media_type,
-        row.size_bytes,
-        row.sha256,
-        inline,
-        "Kho lưu trữ không đọc được bản ghi.",
-    )
-
-
 async def stream_stored(
     request: web.Request,
     storage: Storage,
@@ -565,5 +510,4 @@ def setup(app: web.Application) -> None:
     r = app.router
     r.add_post("/api/v1/sessions/{id:[0-9]+}/recording", set_recording)
     r.add_get("/api/v1/sessions/{id:[0-9]+}/recordings", session_recordings)
-    r.add_get("/api/v1/recordings/{id:[0-9]+}/download", download)
     r.add_get("/api/v1/cases/{id:[0-9]+}/recordings", case_recordings)

@@ -159,10 +159,19 @@ async def media(request: web.Request) -> web.StreamResponse:
     """One track file for the player (`?t=` seconds: where it starts; `?download=1`: as an
     attachment). Range requests on a local store; a presigned URL (307) on S3. A refusal
     is audited; bad input (a malformed or unsatisfiable range) is answered, not audited."""
+    return await serve_recording(request, request.query.get("download") == "1")
+
+
+@requires(Perm.CASES_READ)
+async def download(request: web.Request) -> web.StreamResponse:
+    """The older address of the same file (`?inline=1` to replay), answered the same way."""
+    return await serve_recording(request, request.query.get("inline") != "1")
+
+
+async def serve_recording(request: web.Request, download: bool) -> web.StreamResponse:
     p = principal(request)
     recording_id = path_id(request)
     t = _position(request)
-    download = request.query.get("download") == "1"
     action = "recording.download" if download else "recording.replay"
     now = utcnow()  # the audit log's own clock
     async with transaction(request.app[DB]) as db:
@@ -407,5 +416,6 @@ def setup(app: web.Application) -> None:
     r = app.router
     r.add_get("/api/v1/recordings", recording_list)
     r.add_get("/api/v1/recordings/{id:[0-9]+}/media", media)
+    r.add_get("/api/v1/recordings/{id:[0-9]+}/download", download)
     r.add_get("/api/v1/sessions/{id:[0-9]+}/timeline", session_timeline)
     r.add_get("/api/v1/archive/sessions", archive_sessions)
