@@ -217,7 +217,15 @@ async def test_archive_page_and_the_move_to_archived(
         )
     ).status == 303
     async with transaction(client.app[DB]) as s:
-        s.add(Minutes(session_id=rec.session_id, body="Biên bản", state=MinutesState.DRAFT))
+        s.add(
+            Minutes(
+                session_id=rec.session_id,
+                item_key=0,
+                version=1,
+                body="Biên bản",
+                state=MinutesState.DRAFT,
+            )
+        )
     refused = await archivist.call("POST", url, data=form)
     assert refused.status == 422 and "Biên bản chưa được chốt" in refused.text
     page = await archivist.get(url)
@@ -269,7 +277,15 @@ async def test_a_file_changed_after_the_check_needs_a_new_one(
         )
     ).status == 303
     async with transaction(client.app[DB]) as s:
-        s.add(Minutes(session_id=rec.session_id, state=MinutesState.LOCKED, locked_at=utcnow()))
+        s.add(
+            Minutes(
+                session_id=rec.session_id,
+                item_key=0,
+                version=1,
+                state=MinutesState.LOCKED,
+                locked_at=utcnow(),
+            )
+        )
         from sessions.models import RecordingRecord
 
         row = await s.get(RecordingRecord, rec.recording_ids[1])

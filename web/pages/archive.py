@@ -20,7 +20,6 @@ from sessions.live import list_events
 from sessions.models import (
     Account,
     AccountRole,
-    MinutesState,
     ReceptionSession,
     RecordingRecord,
     Role,
@@ -33,15 +32,13 @@ from web.http import principal, redirect, requires
 from web.keys import DB
 from web.pages import lookup
 from web.pages.forms import Form, pager, read_form, render
-from web.pages.labels import CASE_KINDS, EVENT_KINDS
+from web.pages.labels import CASE_KINDS, EVENT_KINDS, MINUTES_STATES
 from web.pages.receptions import agenda_rows, attendee_rows
 from web.pages.recorded import track_rows
 from web.recording_checks import verify_session
 from web.recordings import RECORDINGS
 from web.replay import ARCHIVE_FIELDS, read_archive_query
 from web.validation import path_id
-
-MINUTES_STATES = {MinutesState.DRAFT: "Dự thảo", MinutesState.LOCKED: "Đã chốt"}
 
 
 async def _chairs(db: AsyncSession, p: Principal) -> list[tuple[int, str]]:
