@@ -223,7 +223,8 @@ async def _prepare(config: Config, sizes: Sizes) -> tuple[int, int, int, int]:
                 eps.append(ep)
             accounts = {a.username: a for a in await db.scalars(select(Account))}
             case = await db.scalar(select(CaseFile).where(CaseFile.code == "HS-MAU-001"))
-            assert case is not None
+            after = await db.scalar(select(CaseFile).where(CaseFile.code == "HS-MAU-002"))
+            assert case is not None and after is not None
             central = next(e for e in eps if e.is_central)
             others = [e for e in eps if not e.is_central][: sizes.endpoints]
             seats = [
@@ -238,7 +239,10 @@ async def _prepare(config: Config, sizes: Sizes) -> tuple[int, int, int, int]:
                 origin=origin,
                 recorded_s=sizes.recorded_s,
                 seats=seats,
-                heard=[Heard(case.id, seats[1].endpoint_id, sizes.case_from_s)],
+                heard=[  # the case, then the next one: the case's segment ends there
+                    Heard(case.id, seats[1].endpoint_id, sizes.case_from_s),
+                    Heard(after.id, seats[2].endpoint_id, sizes.case_from_s + sizes.case_s),
+                ],
                 video=sizes.video,
             )
             case_id = case.id

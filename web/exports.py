@@ -217,14 +217,17 @@ class ExportService:
         )
 
     async def _local_copy(self, r: RecordingRecord, work: Path) -> Path:
-        """The spool copy if the recorder left one (`keep_local_after_upload`), else the
-        stored bytes read into `work`; either must match the recorded hash."""
+        """The spool copy if the recorder left one (`keep_local_after_upload`), or the
+        stored file itself on a local store, else the stored bytes read into `work`; each
+        must match the recorded hash."""
         name = r.storage_key.rsplit("/", 1)[-1]
         spool = spool_tracks_dir(self.storage.config) / name
-        if await asyncio.to_thread(spool.is_file):
-            _, digest = await asyncio.to_thread(sha256_file, spool)
-            if digest == r.sha256:
-                return spool
+        stored = self.storage.local_path(r.storage_key)  # a local store: read it in place
+        for candidate in (spool, stored):
+            if candidate is not None and await asyncio.to_thread(candidate.is_file):
+                _, digest = await asyncio.to_thread(sha256_file, candidate)
+                if digest == r.sha256:
+                    return candidate
         target = work / f"{r.id}-{name}"
         digest = await asyncio.to_thread(self._fetch, r.storage_key, target)
         if digest != r.sha256:
