@@ -144,26 +144,31 @@ async def check_copy(
     p: Principal,
     case_id: int,
     copy_id: int,
+    approve: bool,
     watched: bool,
     note: str,
     now: datetime,
 ) -> tuple[RecordingCopy, list[str]]:
-    """The check before hand-over. What the system finds refuses the copy (the reasons kept
-    in its note); otherwise the officer must have watched it; approved, the case's segment
-    is queued for rendering (its export row; the caller submits it to the export worker)."""
+    """The check before hand-over. The officer approves (having watched the copy) or
+    refuses (saying why). What the system finds refuses the copy whatever the officer
+    chose, its reasons kept in the note. Approved, the case's segment is queued for
+    rendering (its export row; the caller submits it to the export worker). Returns the
+    copy and the system's reasons to refuse it."""
     row = await get_copy(db, p, case_id, copy_id)
     if row.state is not CopyState.REQUESTED:
         raise Conflict("Yêu cầu này đã được kiểm tra.", {"state": "đã kiểm tra"})
     errors: dict[str, str] = {}
     text = _text(note, "check_note", errors)
     hazards = await identity.copy_hazards(db, row.session_id, case_id, row.citizen_id)
-    if not hazards and not watched:
+    if approve and not hazards and not watched:
         errors["watched"] = "hãy xem lại toàn bộ bản sao và đánh dấu xác nhận"
+    if not approve and not text:
+        errors["check_note"] = "hãy ghi lý do không giao bản sao"
     if errors:
         raise Invalid("Chưa kiểm tra xong bản sao.", errors)
     row.checked_by_id = p.account_id
     row.checked_at = now
-    if hazards:
+    if hazards or not approve:
         row.state = CopyState.REFUSED
         row.check_note = "\n".join([*hazards, text]).strip()
         return row, hazards

@@ -53,6 +53,7 @@ from web.recordings import STORAGE
 from web.validation import Fields, path_id, read_json
 
 log = logging.getLogger("tiepdan.bundle")
+PARTS = ("minutes", "video", "documents")  # what a bundle may hold; all by default
 STATES_VI = {"queued": "Đang chờ", "running": "Đang đóng gói", "done": "Đã xong", "failed": "Lỗi"}
 
 
@@ -308,15 +309,20 @@ def job_json(job: BundleJob) -> dict[str, Any]:
     }
 
 
-async def request_bundle(request: web.Request, case_id: int) -> BundleJob:
-    """Gather the papers and documents for the caller, queue the videos and the ZIP."""
+async def request_bundle(
+    request: web.Request, case_id: int, parts: frozenset[str] = frozenset(PARTS)
+) -> BundleJob:
+    """Gather the papers and documents for the caller, queue the videos and the ZIP; `parts`
+    says which of minutes, video and documents go in."""
     p = principal(request)
     service = request.app[BUNDLES]
     async with transaction(request.app[DB]) as db:
         case = await get_case_row(db, p, case_id)
-        papers = await _papers(request, db, case)
-        documents, withheld = await _documents(request, db, p, case)
-        videos, hidden, heard = await _videos(db, p, case)
+        papers = await _papers(request, db, case) if "minutes" in parts else []
+        documents, withheld = (
+            await _documents(request, db, p, case) if "documents" in parts else ([], [])
+        )
+        videos, hidden, heard = await _videos(db, p, case) if "video" in parts else ([], [], 0.0)
         job = BundleJob(
             service.new_id(),
             case.id,
@@ -364,9 +370,19 @@ def _own(request: web.Request) -> BundleJob:
 
 @requires(Perm.CASES_READ)
 async def api_request(request: web.Request) -> web.StreamResponse:
-    # The case is in the path; a body may be empty or {} (a field in it is refused by name).
-    Fields(await read_json(request) if request.body_exists else {}, set()).done()
-    return ok(job_json(await request_bundle(request, path_id(request))), status=202)
+    # The case is in the path; {"parts": [...]} may choose what goes in (all by default).
+    fields = Fields(await read_json(request) if request.body_exists else {}, {"parts"})
+    parts = read_parts(fields.data.get("parts", list(PARTS)), fields.errors)
+    fields.done()
+    return ok(job_json(await request_bundle(request, path_id(request), parts)), status=202)
+
+
+def read_parts(value: object, errors: dict[str, str]) -> frozenset[str]:
+    """The parts asked for: a non-empty list of PARTS (errors named `parts`)."""
+    if not isinstance(value, list) or not value or not all(v in PARTS for v in value):
+        errors["parts"] = "chọn ít nhất một trong: biên bản (minutes), video, tài liệu (documents)"
+        return frozenset()
+    return frozenset(value)
 
 
 @requires(Perm.CASES_READ)

@@ -184,7 +184,7 @@ OPERATIONS: tuple[Op, ...] = (
         "POST",
         "/api/v1/cases/{id}/bundle",
         "Đóng gói hồ sơ bàn giao (ZIP: biên bản, video, tài liệu, bảng kê)",
-        frozenset(),
+        _known({"parts"}),
         status=202,
     ),
     Op("GET", "/api/v1/bundles/{id}", "Tiến độ đóng gói hồ sơ"),
@@ -229,6 +229,7 @@ _ARRAYS: dict[str, dict[str, Any]] = {
     "attendees": {"type": "array", "items": {"type": "object"}},
     "agenda": {"type": "array", "items": {"type": "object"}},
     "directions": {"type": "array", "items": {"type": "object"}},
+    "parts": {"type": "array", "items": {"enum": ["minutes", "video", "documents"]}},
 }
 
 

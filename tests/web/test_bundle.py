@@ -22,6 +22,7 @@ from sqlalchemy import select
 
 from sessions.models import AuditRecord, CaseFile
 from tests.web.conftest import Caller, Login
+from web.bundle import PARTS
 from web.config import Config
 from web.keys import DB
 from web.sample_archive import FIRST_CASE_AT_S, SECOND_CASE_AT_S, seed_sample_archive
@@ -127,10 +128,17 @@ async def test_a_denunciations_documents_stay_out_for_the_uncleared(
     archivist = await as_user("archivist")
     refused = await archivist.post(f"/api/v1/cases/{case_id}/bundle")
     assert refused.status == 409, refused.text
-    page = await archivist.call(
-        "POST", f"/cases/{case_id}/bundle", data={"csrf_token": archivist.csrf}
-    )
+    everything = [("csrf_token", archivist.csrf), *(("parts", p) for p in PARTS)]
+    page = await archivist.call("POST", f"/cases/{case_id}/bundle", data=everything)
     assert page.status == 422 and "chưa có gì để đóng gói" in html.unescape(page.text)
+    # Nothing chosen: said beside the choice; a part that does not exist: 422 naming it.
+    page = await archivist.call("POST", f"/cases/{case_id}/bundle", data=everything[:1])
+    assert page.status == 422 and 'id="err-parts"' in page.text
+    bad = await officer.post(f"/api/v1/cases/{case_id}/bundle", {"parts": ["photos"]})
+    assert bad.status == 422 and "parts" in bad.error_fields, bad.text
+    # Only the documents: the ZIP holds the document and the manifest.
+    only = await officer.post(f"/api/v1/cases/{case_id}/bundle", {"parts": ["documents"]})
+    assert (await _finished(officer, only.body))["files"] == 2
     # The cleared officer's bundle has it.
     job = await _finished(officer, (await officer.post(f"/api/v1/cases/{case_id}/bundle")).body)
     assert job["state"] == "done" and job["withheld"] == [], job

@@ -88,9 +88,15 @@ async def test_request_check_and_hand_over_a_copy(
     # The check: not without having watched the copy.
     check = f"/cases/{case_id}/copies/{row.id}/check"
     bad = await officer.call("POST", check, data={"csrf_token": officer.csrf})
+    assert bad.status == 422 and 'id="err-decision"' in bad.text  # approve or refuse?
+    approve = {"csrf_token": officer.csrf, "decision": "approve"}
+    bad = await officer.call("POST", check, data=approve)
     assert bad.status == 422 and "hãy xem lại toàn bộ bản sao" in html.unescape(bad.text)
+    refuse = {"csrf_token": officer.csrf, "decision": "refuse"}
+    bad = await officer.call("POST", check, data=refuse)
+    assert bad.status == 422 and "hãy ghi lý do không giao" in html.unescape(bad.text)
     assert (await _copy(client)).state is CopyState.REQUESTED
-    ok = await officer.call("POST", check, data={"csrf_token": officer.csrf, "watched": "on"})
+    ok = await officer.call("POST", check, data={**approve, "watched": "on"})
     assert ok.status == 303, ok.text
     row = await _copy(client)
     assert row.state is CopyState.APPROVED and row.export_id is not None

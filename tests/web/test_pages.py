@@ -31,7 +31,7 @@ DEMO_ROLES = {
     "auditor": Role.AUDITOR,
 }
 # A concrete path for each dynamic page route: the first seeded row of its kind.
-SAMPLE_IDS = {"{id}": "1"}
+SAMPLE_IDS = {"{id}": "1", "{copy_id}": "1"}
 FORBIDDEN = "Không có quyền truy cập"
 DENOUNCER = "Vũ Đức Cường"  # party to the seeded denunciation HS-MAU-003 (case 3)
 DENOUNCER_ID_NUMBER = "036078009876"

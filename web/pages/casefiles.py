@@ -17,7 +17,7 @@ from sessions.minutes import store as minutes_store
 from sessions.models import CaseKind, CaseStatus
 from web.api.cases import view_case
 from web.auth import audit_context
-from web.bundle import bundle_views, request_bundle
+from web.bundle import PARTS, bundle_views, read_parts, request_bundle
 from web.exports import export_views
 from web.http import principal, redirect, requires
 from web.keys import DB
@@ -124,7 +124,7 @@ async def case_page(
             "minutes": minutes,
             "minutes_later": minutes_store.superseded(minutes),
             "minutes_states": MINUTES_STATES,
-            "bundle_form": bundle_form or Form(),
+            "bundle_form": bundle_form or Form(("parts", part) for part in PARTS),
             "bundles": bundle_views(request, view.case.id),
             **extras,
         },
@@ -153,8 +153,12 @@ async def bundle_request(request: web.Request) -> web.StreamResponse:
     """ "Đóng gói hồ sơ": the bundle is made in the background; the page follows it."""
     case_id = path_id(request)
     form = await read_form(request)
+    parts = read_parts(form.data.getall("parts", []), form.errors)
+    if form.errors:
+        form.message = "Chưa chọn phần nào để đóng gói."
+        return await case_page(request, case_id, 422, bundle_form=form)
     try:
-        job = await request_bundle(request, case_id)
+        job = await request_bundle(request, case_id, parts)
     except Conflict as exc:
         form.fail(exc)
         return await case_page(request, case_id, 422, bundle_form=form)

@@ -124,6 +124,9 @@ async def copy_check(request: web.Request) -> web.StreamResponse:
     copy_id = int(request.match_info["copy_id"])
     form.target = f"copy-check-{copy_id}"
     note = form.text("check_note", max_len=copies.LIMITS["check_note"]) or ""
+    decision = form.value("decision")
+    if decision not in ("approve", "refuse"):
+        form.errors["decision"] = "hãy chọn chấp thuận hoặc không giao"
     queued: list[int] = []
 
     async def work(db: AsyncSession) -> str:
@@ -132,15 +135,17 @@ async def copy_check(request: web.Request) -> web.StreamResponse:
             principal(request),
             case_id,
             copy_id,
+            decision == "approve",
             form.checkbox("watched"),
             note,
             request.app[CLOCK](),
         )
-        action = "recording.copy_refused" if hazards else "recording.copy_approved"
+        refused = row.state is CopyState.REFUSED
+        action = "recording.copy_refused" if refused else "recording.copy_approved"
         await _audit(db, request, action, row, hazards=len(hazards))
         if row.export_id is not None:
             queued.append(row.export_id)
-        return f"/cases/{case_id}?copy={'refused' if hazards else 'approved'}#copies"
+        return f"/cases/{case_id}?copy={'refused' if refused else 'approved'}#copies"
 
     answer = await save(request, form, work, lambda f, s: _rerender(request, f, s))
     for export_id in queued:  # committed: the export worker may read it now
