@@ -295,6 +295,17 @@ class Room:
                 for track in participant.peer.published.values():
                     track.request_keyframe()
 
+    def request_keyframe(self, track_id: str) -> bool:
+        """Ask the publisher of one track for a key frame (rate-limited per track), as a
+        recorder that fell behind does. False when no such track is published here."""
+        for participant in list(self.participants.values()):
+            if participant.peer is not None:
+                for track in participant.peer.published.values():
+                    if track.info.track_id == track_id:
+                        track.request_keyframe()
+                        return True
+        return False
+
     def set_agenda(
         self,
         item: Mapping[str, Any] | None,

@@ -36,6 +36,7 @@ from recording.manifest import ManifestFile, iso_utc
 from recording.muxer import OpenFile, TrackMuxer, codec_spec, open_exclusive
 from recording.storage import Storage, StoredObject, check_key
 
+KeyframeCallback = Callable[[TrackInfo], None]
 RecordingStatus = Literal["complete", "disk_full", "io_error", "recovered"]
 FailureReason = Literal["disk_full", "io_error"]
 PART_SUFFIX = ".part"
@@ -131,8 +132,14 @@ class TrackRecorder:
         on_failure: FailureCallback | None = None,
         open_file: OpenFile = open_exclusive,
         batch_window_s: float = BATCH_WINDOW_S,
+        on_need_keyframe: KeyframeCallback | None = None,
     ) -> None:
         self.track = track
+        # Asked when video frames are dropped while waiting for a key frame (a recording that
+        # fell behind, or that began mid-stream): WebRTC publishers send one only when asked.
+        # The publisher's track rate-limits the requests (bridge/forwarding.py).
+        self.on_need_keyframe = on_need_keyframe
+        self.keyframes_asked = 0
         self.batch_window_s = batch_window_s
         self.config = config
         self.key_prefix = check_key(key_prefix.strip("/"))
@@ -176,20 +183,27 @@ class TrackRecorder:
             return
         if self._need_keyframe and not frame.keyframe:
             self.dropped += 1
+            self._ask_keyframe()
             return
         try:
             self._queue.put_nowait(frame)
         except asyncio.QueueFull:
             # Behind: drop, and for video everything up to the next keyframe (a decoder
-            # cannot use frames that depend on a dropped one).
+            # cannot use frames that depend on a dropped one), which is asked for at once.
             self.dropped += 1
             self._need_keyframe = self.track.kind == "video"
+            self._ask_keyframe()
             return
         self._need_keyframe = False
         # Wake the writer only when the queue was empty (it sleeps) or a batch is full (it
         # lingers); the frames between ride along with the batch.
         if self._queue.qsize() in (1, _BATCH):
             self._wake.set()
+
+    def _ask_keyframe(self) -> None:
+        if self.on_need_keyframe is not None and self.track.kind == "video":
+            self.keyframes_asked += 1
+            self.on_need_keyframe(self.track)
 
     def on_track_ended(self, track: TrackInfo) -> None:
         if track.track_id == self.track.track_id:
@@ -413,9 +427,11 @@ class SessionRecorder:
         key_prefix: str,
         logger: logging.Logger | None = None,
         on_failure: FailureCallback | None = None,
+        on_need_keyframe: KeyframeCallback | None = None,
     ) -> None:
         self.config = config
         self.key_prefix = key_prefix
+        self.on_need_keyframe = on_need_keyframe
         self.log = logger or logging.getLogger(__name__)
         self.on_failure = on_failure
         self._live: dict[str, TrackRecorder] = {}
@@ -435,6 +451,7 @@ class SessionRecorder:
                     key_prefix=self.key_prefix,
                     logger=self.log,
                     on_failure=self.on_failure,
+                    on_need_keyframe=self.on_need_keyframe,
                 )
             except ValueError as exc:  # a codec we cannot record
                 self.log.warning("track %s not recorded: %s", track.track_id, exc)

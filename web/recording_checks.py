@@ -154,4 +154,6 @@ def bench_command(json_out: bool) -> int:
     result = bench.run_bench(json_out)
     if inspect.iscoroutine(result):
         result = asyncio.run(result)
-    return result if isinstance(result, int) else 0
+    if isinstance(result, dict):  # the figures: an invalid run exits 1
+        return 0 if result.get("valid", False) else 1
+    return result if isinstance(result, int) else 1

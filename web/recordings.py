@@ -23,6 +23,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bridge.contracts import TrackInfo
 from bridge.errors import BridgeError
 from bridge.room import Room
 from bridge.service import Bridge
@@ -62,6 +63,12 @@ SOURCE_LABELS = {
 
 
 # -- the service ------------------------------------------------------------------------
+
+
+def _ask_keyframe(room: Room, track: TrackInfo) -> None:
+    """A recorder fell behind (or began mid-stream) on a video track: its publisher is asked
+    for a key frame, so the recording goes on with a picture a decoder can use."""
+    room.request_keyframe(track.track_id)
 
 
 @dataclass
@@ -217,6 +224,7 @@ class RecordingService:
             key_prefix=run_key,
             logger=self.log,
             on_failure=partial(self._on_failure, sid),
+            on_need_keyframe=partial(_ask_keyframe, room),
         )
         self._runs[sid] = Run(sid, run_key, recorder, room)
         room.add_frame_subscriber(recorder)

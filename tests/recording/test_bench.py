@@ -32,5 +32,24 @@ def test_quick_bench_prints_every_figure_as_json() -> None:
     for key in KEYS:
         value = figures[key]
         assert isinstance(value, int | float) and not isinstance(value, bool), key
-        assert value > 0, f"{key} = {value}"
     assert any("cpu_pct_per_track" in line for line in lines[:-1])  # figures said in words too
+    # Nothing is clamped: a figure at or below zero is not reported as a measurement, it
+    # makes the run invalid, with the reason said in words.
+    assert figures["valid"] is (not figures["problems"])
+    said = [line for line in lines if line.startswith("INVALID RUN:")]
+    assert len(said) == len(figures["problems"])
+    if figures["valid"]:
+        for key in KEYS:
+            assert figures[key] > 0, f"{key} = {figures[key]} in a valid run"
+    else:
+        assert any(figures[k] <= 0 for k in ("cpu_pct_per_track", "cpu_pct_per_audio_track"))
+
+
+def test_the_command_exits_1_on_an_invalid_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    from web import recording_checks
+
+    for valid, code in ((True, 0), (False, 1)):
+        monkeypatch.setattr(
+            "recording.bench.run_bench", lambda json_out, v=valid: {"valid": v, "problems": []}
+        )
+        assert recording_checks.bench_command(False) == code
