@@ -206,8 +206,8 @@ def cmd_bench_bridge(config: Config, args: argparse.Namespace) -> int:
 
     if args.endpoints < 1 or args.duration <= 0:
         raise ValueError("--endpoints phải từ 1 trở lên và --duration phải lớn hơn 0")
-    run_bench(args.endpoints, args.duration, args.json)
-    return 0
+    result = run_bench(args.endpoints, args.duration, args.json)
+    return 0 if result["valid"] else 1  # an invalid run (the load generator saturated): 1
 
 
 class _Formatter(argparse.HelpFormatter):

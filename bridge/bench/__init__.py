@@ -105,5 +105,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=20.0, help="measured seconds")
     parser.add_argument("--json", action="store_true", help="end with one JSON line")
     args = parser.parse_args(argv)
-    run_bench(args.endpoints, args.duration, args.json)
-    return 0
+    result = run_bench(args.endpoints, args.duration, args.json)
+    return 0 if result["valid"] else 1

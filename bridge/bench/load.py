@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import resource
 import signal
 import time
 from dataclasses import dataclass, field
@@ -238,6 +239,55 @@ def _trouble(
     return out + ([f"{switched} slots switched source in the window"] if switched else [])
 
 
+def udp_drops() -> int | None:
+    """The kernel's count of UDP datagrams dropped for a full receive buffer, all sockets
+    of the machine (`RcvbufErrors` in /proc/net/snmp); None where it cannot be read."""
+    try:
+        with open("/proc/net/snmp", encoding="ascii") as snmp:
+            rows = [line.split() for line in snmp]
+    except OSError:
+        return None
+    udp = [r for r in rows if r and r[0] == "Udp:"]
+    if len(udp) < 2 or "RcvbufErrors" not in udp[0]:
+        return None
+    return int(udp[1][udp[0].index("RcvbufErrors")])
+
+
+class LoopLag:
+    """How late this process's event loop runs a 10 ms timer: a generator whose loop is
+    late cannot send or read on time, and then measures itself."""
+
+    def __init__(self) -> None:
+        self.worst_ms = 0.0
+        self.samples: list[float] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def _run(self) -> None:
+        while True:
+            at = time.perf_counter()
+            await asyncio.sleep(0.01)
+            late = (time.perf_counter() - at - 0.01) * 1000
+            self.samples.append(late)
+            self.worst_ms = max(self.worst_ms, late)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    def stop(self) -> float:
+        """The 99th percentile lag, ms."""
+        if self._task is not None:
+            self._task.cancel()
+        if not self.samples:
+            return 0.0
+        ordered = sorted(self.samples)
+        return ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
+
+
+def _cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 async def run_load(plan: Plan) -> dict[str, Any]:
     participants = [Participant(CENTRAL, Replay(plan.video), Replay(plan.audio))]
     participants += [
@@ -250,7 +300,12 @@ async def run_load(plan: Plan) -> dict[str, Any]:
         control = await _control(plan.port)
         first = await _mark(control, arm=True)
         before = snapshot(participants)
+        lag = LoopLag()
+        lag.start()
+        drops0, cpu0, wall0 = udp_drops(), _cpu_s(), time.perf_counter()
         await asyncio.sleep(plan.duration)  # the measurement window
+        cpu1, wall1, drops1 = _cpu_s(), time.perf_counter(), udp_drops()
+        lag_p99 = lag.stop()
         last = await _mark(control, arm=False)
         after = snapshot(participants)
         return {
@@ -258,6 +313,12 @@ async def run_load(plan: Plan) -> dict[str, Any]:
             "end": last,
             "frames": frames_lost(before, after),
             "problems": problems + _trouble(participants, before, after),
+            "generator": {
+                "cores": (cpu1 - cpu0) / (wall1 - wall0),
+                "kernel_drops": None if drops0 is None or drops1 is None else drops1 - drops0,
+                "loop_lag_p99_ms": lag_p99,
+                "loop_lag_max_ms": lag.worst_ms,
+            },
         }
     finally:
         if control is not None:

@@ -12,6 +12,9 @@ MAX_LOSS_PCT = 1.0
 MAX_CORES = 1.0
 SUSTAIN_ENDPOINTS = 30
 MAX_P99_MS = 30.0
+# The load generator is one asyncio process: beyond these it measures itself, not the server.
+GENERATOR_MAX_CORES = 0.85
+GENERATOR_MAX_LAG_MS = 50.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +36,22 @@ class RunFigures:
     rss_per_participant: float  # bytes
     latency: dict[str, dict[str, float]]
     problems: tuple[str, ...]
+    generator: dict[str, Any]
+
+    @property
+    def invalid_reason(self) -> str | None:
+        """Why this run measured its load generator rather than the server, if it did."""
+        g = self.generator
+        reasons = []
+        if g["cores"] > GENERATOR_MAX_CORES:
+            reasons.append(f"the load generator used {g['cores']:.2f} of its one core")
+        if g["kernel_drops"]:
+            reasons.append(f"the kernel dropped {g['kernel_drops']} UDP datagrams (RcvbufErrors)")
+        if g["loop_lag_p99_ms"] > GENERATOR_MAX_LAG_MS:
+            reasons.append(
+                f"the generator's event loop ran {g['loop_lag_p99_ms']:.0f} ms late (p99)"
+            )
+        return "; ".join(reasons) or None
 
     @property
     def cores_per_video_stream(self) -> float:
@@ -75,6 +94,7 @@ def figures(endpoints: int, result: dict[str, Any]) -> RunFigures:
         rss_per_participant=(end["rss"] - end["idle_rss"]) / participants,
         latency=end["latency"],
         problems=tuple(result["problems"]),
+        generator=result["generator"],
     )
 
 
@@ -86,7 +106,16 @@ def summary(ours: RunFigures, base: RunFigures) -> dict[str, Any]:
     sustained = (
         ours.endpoints >= SUSTAIN_ENDPOINTS and ours.cores < MAX_CORES and loss < MAX_LOSS_PCT
     )
+    reasons = [r for r in (ours.invalid_reason, base.invalid_reason) if r]
+    if base.invalid_reason:
+        reasons[-1] = f"baseline: {base.invalid_reason}"
+    g = ours.generator
     return {
+        "valid": not reasons,
+        "invalid_reason": "; ".join(reasons) or None,
+        "generator_cores": round(g["cores"], 3),
+        "generator_kernel_drops": g["kernel_drops"],
+        "generator_loop_lag_p99_ms": round(g["loop_lag_p99_ms"], 1),
         "cpu_ratio_vs_transcode": round(ratio, 1),
         "us_per_packet": round(ours.us_per_packet, 1),
         "latency_p99_ms": p99,
@@ -157,6 +186,10 @@ def lines(s: dict[str, Any]) -> list[str]:
         f"{s['cpu_ratio_per_video_frame']}× per video frame"
         f"   target ≥ {MIN_RATIO:.0f}×: {_mark(t['cpu_ratio'])}",
         *(f"  problem: {p}" for p in s["problems"]),
+        f"load generator: {s['generator_cores']:.3f} cores, event loop p99 late "
+        f"{s['generator_loop_lag_p99_ms']} ms, kernel UDP drops in the window: "
+        f"{s['generator_kernel_drops']}",
+        *([f"INVALID RUN: {s['invalid_reason']}"] if not s["valid"] else []),
     ]
 
 

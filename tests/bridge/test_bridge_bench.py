@@ -20,10 +20,15 @@ KEYS = ("cpu_ratio_vs_transcode", "us_per_packet", "latency_p99_ms", "endpoints"
 def test_tiny_bench_prints_its_figures_as_the_last_json_line(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    assert main(["--endpoints", "2", "--duration", "3", "--json"]) == 0
+    code = main(["--endpoints", "2", "--duration", "3", "--json"])
 
     out = capsys.readouterr().out.strip().splitlines()
     figures = json.loads(out[-1])
+    # The load generator's own figures are there; an invalid run says why and exits 1.
+    assert code == (0 if figures["valid"] else 1), figures.get("invalid_reason")
+    assert 0 < figures["generator_cores"] < 1.5 and figures["generator_loop_lag_p99_ms"] >= 0
+    assert figures["valid"] or figures["invalid_reason"]
+    assert any(line.startswith("load generator:") for line in out[:-1])
     assert any("baseline" in line for line in out[:-1]), out
     for key in KEYS:
         value = figures[key]
