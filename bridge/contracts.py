@@ -34,13 +34,16 @@ class EncodedFrame:
     """One complete encoded frame, as the publisher sent it (never decoded by the bridge).
 
     `timestamp` is the RTP timestamp (in `TrackInfo.clock_rate` units, unwrapped so it only
-    grows); `wallclock` is the UNIX time in seconds at which its first packet arrived.
+    grows); `wallclock` is the UNIX time in seconds at which its first packet arrived;
+    `complete` the time its last packet arrived (0.0: not known), from which the bridge's
+    own delay is measured.
     """
 
     data: bytes
     timestamp: int
     keyframe: bool
     wallclock: float
+    complete: float = 0.0
 
 
 class FrameSubscriber(Protocol):

@@ -309,8 +309,10 @@ class Slot(MediaStreamTrack):
         self.packets_nacked = 0  # packets the subscriber asked again (RFC 4585 NACK)
         self.switches = 0
         # A measurement hook (the benchmark's): called with each frame's time in the bridge,
-        # from the arrival of its last packet (it is queued here) to the departure of its
-        # last packet (sent at once, or: the sender asks for the next frame once it has).
+        # from the arrival of its last packet at the socket (stamped by the receive path,
+        # before SRTP, parsing and reassembly) to the departure of its last packet to this
+        # subscriber (sent at once, or: the sender asks for the next frame once it has).
+        # Frames whose arrival is not known (`complete` 0.0) are not measured.
         self.on_sent: Callable[[float], None] | None = None
         self._sending: float | None = None
         # Sends a frame at once if it can (`rtc.SlotSender.send_now`); else it is queued.
@@ -366,16 +368,15 @@ class Slot(MediaStreamTrack):
             if self._wait_keyframe and not frame.keyframe:
                 return
         hook = self.on_sent
-        queued = time.perf_counter() if hook is not None else 0.0
         timestamp = self._map_timestamp(frame)
         send_now = self.send_now
         if not queue and send_now is not None and send_now(frame.data, timestamp):
             self.frames_sent += 1
             self.rate.add(len(frame.data), frame.wallclock)
-            if hook is not None:
-                hook(time.perf_counter() - queued)
+            if hook is not None and frame.complete:
+                hook(time.time() - frame.complete)
             return
-        queue.append((frame.data, timestamp, queued))
+        queue.append((frame.data, timestamp, frame.complete))
         self._wake.set()
 
     def on_track_ended(self, track: TrackInfo) -> None:
@@ -417,8 +418,8 @@ class Slot(MediaStreamTrack):
 
     async def next_frame(self) -> tuple[bytes, int]:
         """The next frame to send and its slot RTP timestamp (`rtc.SlotSender` asks)."""
-        if self._sending is not None and self.on_sent is not None:
-            self.on_sent(time.perf_counter() - self._sending)
+        if self._sending and self.on_sent is not None:
+            self.on_sent(time.time() - self._sending)
         self._sending = None
         while not self._queue:
             if self.readyState != "live":

@@ -199,7 +199,8 @@ class VideoAssembler:
         if held.keyframe:
             self.need_keyframe = False  # whatever asked for one, this is it
         data = b"".join(p.data for p in parts)
-        return EncodedFrame(data, parts[0].timestamp, held.keyframe, parts[0].arrival)
+        last = max(p.arrival for p in parts)
+        return EncodedFrame(data, parts[0].timestamp, held.keyframe, parts[0].arrival, last)
 
     def _reset(self) -> None:
         self._packets.clear()
@@ -225,4 +226,4 @@ class AudioAssembler:
         if self._newest is not None and ext <= self._newest:
             return None
         self._newest = ext
-        return EncodedFrame(payload, ts, True, arrival)
+        return EncodedFrame(payload, ts, True, arrival, arrival)

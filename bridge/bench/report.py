@@ -170,7 +170,8 @@ def lines(s: dict[str, Any]) -> list[str]:
         f"  per forwarded RTP packet: {s['us_per_packet']} µs "
         f"({s['packets_forwarded']} sent, {s['packets_received']} received)"
         f"   target ≤ {MAX_US_PER_PACKET:.0f} µs: {_mark(t['us_per_packet'])}",
-        f"  bridge-added latency, video: p50 {s['latency_p50_ms']} ms, "
+        f"  bridge-added latency (socket arrival of a frame's last packet → its departure to "
+        f"each subscriber), video: p50 {s['latency_p50_ms']} ms, "
         f"p99 {s['latency_p99_ms']} ms (audio p99 {s['audio_latency_p99_ms']} ms)"
         f"   target p99 < {MAX_P99_MS:.0f} ms: {_mark(t['latency_p99'])}",
         f"  memory per participant: {s['memory_per_participant_mb']} MB",

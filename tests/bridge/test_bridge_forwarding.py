@@ -138,3 +138,38 @@ async def test_a_muted_track_forwards_nothing_and_reports_silence() -> None:
     assert len(got) == 1 and t.take_audio_level() == 127
     t.end()
     assert got == []
+
+
+async def test_the_latency_hook_runs_from_the_last_packets_arrival_to_the_departure() -> None:
+    """The benchmark's latency: from the socket arrival of a frame's last packet (stamped
+    by the receive path) to its departure to the subscriber, both on the wall clock; on
+    the way out at once and through the queue alike."""
+    import time
+
+    clock, plis = FakeClock(), list[str]()
+    a = track("a", clock, plis)
+    slot = Slot("video", "main", 0, BridgeConfig())
+    seen: list[float] = []
+    slot.on_sent = seen.append
+    sent_now: list[bytes] = []
+
+    def send_now(data: bytes, ts: int) -> bool:
+        sent_now.append(data)
+        return True
+
+    slot.send_now = send_now
+    slot.set_live(True)
+    slot.switch(a)
+    key = vp8_clip(1).frames[0]
+    arrived = time.time() - 0.25  # its last packet came in 250 ms ago
+    slot.on_frame(a.info, EncodedFrame(key, 1000, True, arrived - 0.01, arrived))
+    assert sent_now == [key] and len(seen) == 1 and 0.25 <= seen[0] < 1.0, seen
+    slot.on_frame(a.info, EncodedFrame(key, 4000, True, arrived, 0.0))  # arrival unknown
+    assert len(seen) == 1, "a frame whose arrival is not known is not measured"
+    slot.send_now = None  # the sender is busy: frames wait in the queue
+    slot.on_frame(a.info, EncodedFrame(key, 7000, True, arrived, arrived))
+    slot.on_frame(a.info, EncodedFrame(key, 9000, True, arrived, arrived))
+    await slot.next_frame()  # the sender takes one, sends it, and asks for the next
+    await slot.next_frame()
+    assert len(seen) == 2 and 0.25 <= seen[1] < 1.0, seen
+    slot.stop()

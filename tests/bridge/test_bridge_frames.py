@@ -141,6 +141,6 @@ def test_duplicates_and_garbage() -> None:
 def test_audio_passes_packets_in_order_and_drops_late_ones() -> None:
     a = AudioAssembler()
     first = a.push(10, 960, b"one", 1.0)
-    assert first == EncodedFrame(b"one", 960, True, 1.0)
+    assert first == EncodedFrame(b"one", 960, True, 1.0, 1.0)
     assert a.push(12, 2880, b"three", 1.04) is not None
     assert a.push(11, 1920, b"two", 1.05) is None
