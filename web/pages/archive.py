@@ -33,7 +33,7 @@ from web.keys import DB
 from web.pages import lookup
 from web.pages.forms import Form, pager, read_form, render
 from web.pages.labels import CASE_KINDS, EVENT_KINDS, MINUTES_STATES
-from web.pages.receptions import agenda_rows, attendee_rows
+from web.pages.receptions import session_facts
 from web.pages.recorded import track_rows
 from web.recording_checks import verify_session
 from web.recordings import RECORDINGS
@@ -144,17 +144,12 @@ async def _archive_page(request: web.Request, form: Form, status: int) -> web.St
         s = await receptions.get_session(db, p, path_id(request))
         records = await recs.list_records(db, s.id)
         check = await archive.last_check(db, s.id)
-        endpoint_ids = [s.central_endpoint_id, *(e.endpoint_id for e in s.endpoints)]
         allowed = (await recs.may_replay(db, p, s.id))[0]
         minutes = await archive.minutes_of(db, s.id)
         data = {
             "s": s,
             "form": form,
-            "chair": (await lookup.account_names(db, [s.chair_id])).get(s.chair_id, ""),
-            "unit": (await lookup.unit_names(db, [s.unit_id])).get(s.unit_id, ""),
-            "endpoints": await lookup.endpoint_names(db, endpoint_ids),
-            "attendees": await attendee_rows(db, s.attendees),
-            "agenda": await agenda_rows(db, request, s),
+            **await session_facts(db, request, s),
             "tracks": list(
                 zip(
                     await track_rows(db, records),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import web
 from sqlalchemy import select
@@ -151,20 +152,30 @@ async def _verified(request: web.Request, s: ReceptionSession) -> Verified | Non
     return await verify_session(request.app[DB], request.app[RECORDINGS].storage, s.id)
 
 
+async def session_facts(
+    db: AsyncSession, request: web.Request, s: ReceptionSession
+) -> dict[str, Any]:
+    """What the session page and its archive page both show: chair, unit, endpoints by
+    name, attendees and the agenda (names through `sessions.identity`)."""
+    endpoint_ids = [s.central_endpoint_id, *(e.endpoint_id for e in s.endpoints)]
+    return {
+        "chair": (await lookup.account_names(db, [s.chair_id])).get(s.chair_id, ""),
+        "unit": (await lookup.unit_names(db, [s.unit_id])).get(s.unit_id, ""),
+        "endpoints": await lookup.endpoint_names(db, endpoint_ids),
+        "attendees": await attendee_rows(db, s.attendees),
+        "agenda": await agenda_rows(db, request, s),
+    }
+
+
 async def _detail_page(request: web.Request, form: Form, status: int) -> web.StreamResponse:
     p = principal(request)
     async with transaction(request.app[DB]) as db:  # a shown identity is audited
         s = await receptions.get_session(db, p, path_id(request))
-        endpoint_ids = [s.central_endpoint_id, *(e.endpoint_id for e in s.endpoints)]
         opens = live.opens_at(s, request.app[CONFIG].scheduling.open_lead)
         data = {
             "s": s,
             "form": form,
-            "chair": (await lookup.account_names(db, [s.chair_id])).get(s.chair_id, ""),
-            "unit": (await lookup.unit_names(db, [s.unit_id])).get(s.unit_id, ""),
-            "endpoints": await lookup.endpoint_names(db, endpoint_ids),
-            "attendees": await attendee_rows(db, s.attendees),
-            "agenda": await agenda_rows(db, request, s),
+            **await session_facts(db, request, s),
             "can_read_cases": p.can(Perm.CASES_READ),
             "can_schedule": p.can(Perm.SESSIONS_WRITE) and s.state in receptions.EDITABLE,
             "exportable": await _has_stored_recordings(db, s.id),
