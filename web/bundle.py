@@ -27,12 +27,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from recording import Storage
+from recording.fsutil import sha256_file
 from sessions import audit, exports, identity
 from sessions.access import Perm, Principal
 from sessions.cases import get_case_row
@@ -170,7 +172,7 @@ class BundleService:
                 zipfile.ZIP_DEFLATED,
             )
         job.files = len(listed) + 1
-        job.size_bytes, job.sha256 = await asyncio.to_thread(_hash, target)
+        job.size_bytes, job.sha256 = await asyncio.to_thread(sha256_file, target)
         job.path = target
 
 
@@ -188,14 +190,6 @@ def _copy_into(zf: zipfile.ZipFile, name: str, chunks: Any) -> tuple[int, str]:
 def _now_tuple() -> tuple[int, int, int, int, int, int]:
     n = datetime.now()
     return (n.year, n.month, n.day, n.hour, n.minute, n.second)
-
-
-def _hash(path: Path) -> tuple[int, str]:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return path.stat().st_size, h.hexdigest()
 
 
 def _read_all(storage: Storage, key: str) -> bytes:
@@ -408,16 +402,10 @@ async def api_download(request: web.Request) -> web.StreamResponse:
         job.path,
         headers={
             "Content-Type": "application/zip",
-            "Content-Disposition": f"attachment; filename*=UTF-8''{_quoted(job.path.name)}",
+            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(job.path.name)}",
             "Cache-Control": "no-store",
         },
     )
-
-
-def _quoted(name: str) -> str:
-    from urllib.parse import quote
-
-    return quote(name)
 
 
 def setup(app: web.Application) -> None:

@@ -19,9 +19,7 @@ app and one browser for the day instead of three."""
 from __future__ import annotations
 
 import asyncio
-import json
 import re
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -38,6 +36,7 @@ from sessions.db import DatabaseConfig, create_engine, session_factory, transact
 from sessions.models import ReceptionSession
 from tests.e2e.live import LiveServer, chromium, live_config
 from tests.e2e.test_room import ARTIFACTS, HOOK, Seat
+from tests.recording.recmedia import ffprobe
 from tests.support import ShiftedClock
 from web.config import Config
 
@@ -142,18 +141,6 @@ def eventually(check: Callable[[], Any], what: str, timeout_s: float = 60.0) -> 
             return last
         time.sleep(0.2)  # a polling interval, not a stand-in for the condition
     raise AssertionError(f"not met within {timeout_s} s: {what}; last: {last!r}"[:3000])
-
-
-def ffprobe(path: Path) -> dict[str, Any]:
-    done = subprocess.run(
-        ["ffprobe", "-v", "error", "-show_format", "-show_streams", "-of", "json", str(path)],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    result: dict[str, Any] = json.loads(done.stdout)
-    return result
 
 
 # ---------------------------------------------------------------------------- the day before

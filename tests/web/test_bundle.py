@@ -11,7 +11,6 @@ import hashlib
 import html
 import io
 import json
-import subprocess
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
 from sessions.models import AuditRecord, CaseFile
+from tests.recording.recmedia import probed_duration
 from tests.web.conftest import Caller, Login
 from web.bundle import PARTS
 from web.config import Config
@@ -88,7 +88,7 @@ async def test_the_bundle_of_a_case(
     video = next(n for n in names if n.endswith(".mp4"))
     path = tmp_path / "segment.mp4"
     path.write_bytes(zf.read(video))
-    probed = await asyncio.to_thread(_duration, path)
+    probed = await asyncio.to_thread(probed_duration, path)
     heard = SECOND_CASE_AT_S - FIRST_CASE_AT_S
     assert abs(probed - heard) < 1.0, probed
     assert job["heard_s"] == pytest.approx(heard, abs=0.5)
@@ -97,14 +97,6 @@ async def test_the_bundle_of_a_case(
             await db.scalars(select(AuditRecord.action).where(AuditRecord.object_type == "case"))
         )
     assert {"case.bundle", "case.bundle.download"} <= actions
-
-
-def _duration(path: Path) -> float:
-    done = subprocess.run(
-        ["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", path],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    return float(done.stdout)
 
 
 def aiohttp_form(caller: Caller, name: str) -> Any:

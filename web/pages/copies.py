@@ -13,7 +13,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sessions import audit, copies, identity
-from sessions.access import Perm
+from sessions.access import WITHHELD, Perm
 from sessions.errors import Invalid
 from sessions.models import CaseFile, CopyState, ExportRecord, RecordingCopy
 from web.auth import audit_context
@@ -75,16 +75,12 @@ async def copy_extras(db: AsyncSession, request: web.Request, case_id: int) -> d
         "copies": out,
         "copy_sessions": [(s.id, s.title) for s in heard],
         "copy_citizens": [
-            (cid, c.full_name if c is not None else identity_withheld())
+            (cid, c.full_name if c is not None else WITHHELD)
             for cid, c in shown.items()
             if cid in parties
         ],
         "copy_limits": copies.LIMITS,
     }
-
-
-def identity_withheld() -> str:
-    return "Công dân (danh tính được bảo vệ)"
 
 
 async def _rerender(request: web.Request, form: Form, status: int) -> web.StreamResponse:
