@@ -28,7 +28,15 @@ from aiortc.sdp import candidate_from_sdp
 from bridge.config import BridgeConfig
 from bridge.contracts import InboundMeasure, ReturnMeasure, TrackInfo, TrackKind, TrackSource
 from bridge.forwarding import PublishedTrack, Slot, SlotRole
-from bridge.rtc import FastReceive, InboundTap, SlotSender, codec_preferences, remote_inbound
+from bridge.rtc import (
+    FastReceive,
+    InboundTap,
+    SlotSender,
+    codec_preferences,
+    offer_transport_cc,
+    remote_inbound,
+)
+from bridge.twcc import TransportFeedback
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +46,8 @@ PUBLISHED: tuple[tuple[TrackSource, TrackKind], ...] = (
     ("screen", "video"),
 )
 CODEC_OF: dict[TrackKind, tuple[str, int]] = {"audio": ("opus", 48000), "video": ("VP8", 90000)}
+# How often transport-wide feedback goes back while packets arrive (libwebrtc: 50-250 ms).
+TRANSPORT_FEEDBACK_INTERVAL = 0.1
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,12 +101,14 @@ class PeerLink:
         self._slot_transceivers: list[RTCRtpTransceiver] = []
         self._layout = layout
         self._wake = asyncio.Event()
+        self._transport_feedback = TransportFeedback(self._wake.set)
         self._rtcp_task: asyncio.Task[None] | None = None
         self.state = "new"
         self.pc.on("connectionstatechange", self._state_changed)
 
     async def offer(self) -> str:
         """Create every transceiver and return the bridge's SDP offer."""
+        offer_transport_cc()
         for source, kind in PUBLISHED:
             self._add_published(source, kind)
         for kind, role, index in self._layout.roles():
@@ -138,7 +150,9 @@ class PeerLink:
             self._wake.set()
 
         track = PublishedTrack(info, self._config, want_pli)
-        tap = InboundTap(transceiver, track, self._config.remb, self._wake.set)
+        tap = InboundTap(
+            transceiver, track, self._config.remb, self._wake.set, self._transport_feedback
+        )
         self.published[source] = track
         self._taps.append(tap)
         self._published_transceivers.append(transceiver)
@@ -193,13 +207,17 @@ class PeerLink:
         self._on_state(self, self.state)
 
     async def _run_rtcp(self) -> None:
-        """Keyframe requests, NACKs and REMBs as soon as they are due; receiver and
-        sender reports about once a second, jittered as RFC 3550 6.2 asks."""
+        """Keyframe requests, NACKs and REMBs as soon as they are due; transport-wide
+        feedback every `TRANSPORT_FEEDBACK_INTERVAL` while numbered packets arrive; receiver
+        and sender reports about once a second, jittered as RFC 3550 6.2 asks."""
         loop = asyncio.get_running_loop()
         next_report = loop.time() + 0.5 + random.random()
+        next_transport: float | None = None
+        transport = self._transport_feedback
         while True:
             # A timer handle rather than `wait_for`, which makes a task per wake-up.
-            timer = loop.call_at(next_report, self._wake.set)
+            due = next_report if next_transport is None else min(next_report, next_transport)
+            timer = loop.call_at(due, self._wake.set)
             try:
                 await self._wake.wait()
             finally:
@@ -207,6 +225,15 @@ class PeerLink:
             self._wake.clear()
             for tap in self._taps:
                 await tap.send_feedback()
+            now = loop.time()
+            if transport.pending:
+                if next_transport is None:
+                    next_transport = now + TRANSPORT_FEEDBACK_INTERVAL
+                elif now >= next_transport:
+                    await self._taps[0].send_transport_feedback(transport)
+                    next_transport = now + TRANSPORT_FEEDBACK_INTERVAL
+            else:
+                next_transport = None
             if loop.time() >= next_report:
                 next_report = loop.time() + 0.5 + random.random()
                 for tap in self._taps:

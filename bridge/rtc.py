@@ -7,7 +7,9 @@ small protocols (`RtpReceiver._handle_rtp_packet`, `_handle_rtcp_packet`, and th
 - `InboundTap` replaces a receiver's packet handler, so packets of a published track go
   to the forwarder instead of the jitter buffer and the decoder thread, which is stopped
   as soon as aiortc starts it. It keeps what a receiver owes its publisher: statistics and
-  receiver reports, NACKs (RFC 4585), RTX unwrapping (RFC 4588), PLIs and REMB.
+  receiver reports, NACKs (RFC 4585), RTX unwrapping (RFC 4588), PLIs, and either
+  transport-wide congestion control feedback (`bridge.twcc`, for a publisher that numbers
+  its packets) or REMB (for one that does not).
 - `FastReceive` takes SRTP media datagrams straight from the peer connection's UDP
   sockets to the taps (aioice's queue and the DTLS task stay for STUN, DTLS and RTCP).
 - `SlotSender` replaces a sender's RTP loop: it takes a slot's encoded frames, writes
@@ -30,13 +32,15 @@ from typing import Any, Protocol
 import pylibsrtp
 from aioice.ice import StunProtocol
 from aiortc import RTCRtpSender, RTCRtpTransceiver
-from aiortc.codecs import is_rtx
+from aiortc.codecs import CODECS, HEADER_EXTENSIONS, is_rtx
 from aiortc.codecs.vpx import PACKET_MAX
 from aiortc.mediastreams import MediaStreamError
 from aiortc.rate import RemoteBitrateEstimator
 from aiortc.rtcdtlstransport import State as DtlsState
 from aiortc.rtcrtpparameters import (
+    RTCRtcpFeedback,
     RTCRtpCodecCapability,
+    RTCRtpHeaderExtensionParameters,
     RTCRtpReceiveParameters,
     RTCRtpSendParameters,
 )
@@ -65,6 +69,7 @@ from pylibsrtp._binding import lib as srtp_lib
 from bridge.contracts import InboundMeasure, TrackKind
 from bridge.forwarding import PublishedTrack
 from bridge.rtp import MissingPackets, ReceiveStats, RemoteReports, RtpView, parse_rtp
+from bridge.twcc import TRANSPORT_CC_URI, TransportFeedback
 
 logger = logging.getLogger(__name__)
 
@@ -75,10 +80,34 @@ FORWARDED_MIME_TYPES = {"audio": ("audio/opus",), "video": ("video/VP8", "video/
 MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
 ABS_SEND_TIME_URI = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
 AUDIO_LEVEL_URI = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
+TRANSPORT_CC_ID = 5  # RFC 8285 id the bridge offers (aiortc uses 1-3, shared in the bundle)
 NTP_EPOCH_OFFSET = 2_208_988_800  # seconds from 1900 (NTP) to 1970 (Unix), RFC 5905
 NTP_FRACTION = 1 << 32
 HEADER = struct.Struct("!BBHII")  # V/P/X/CC, M/PT, sequence number, timestamp, SSRC
 HISTORY_SIZE = 512  # packets kept for NACKs: about a second of the main picture
+
+
+def offer_transport_cc() -> None:
+    """Make aiortc offer transport-wide congestion control on audio and video: the header
+    extension and the `transport-cc` RTCP feedback of the forwarded codecs.
+
+    aiortc builds every offer from two module-level tables (`aiortc.codecs.CODECS` and
+    `HEADER_EXTENSIONS`, read by `createOffer`), so this adds to them, once per process
+    (idempotent). A browser then numbers its packets and runs its own congestion control
+    on the bridge's feedback instead of following REMB; an aiortc peer that answers with
+    the extension but does not number its packets keeps getting REMB.
+    """
+    for kind in ("audio", "video"):
+        extensions = HEADER_EXTENSIONS[kind]
+        if not any(e.uri == TRANSPORT_CC_URI for e in extensions):
+            extensions.append(
+                RTCRtpHeaderExtensionParameters(id=TRANSPORT_CC_ID, uri=TRANSPORT_CC_URI)
+            )
+        wanted = FORWARDED_MIME_TYPES[kind]
+        for codec in CODECS[kind]:
+            offered = any(f.type == "transport-cc" for f in codec.rtcpFeedback)
+            if codec.mimeType in wanted and not is_rtx(codec) and not offered:
+                codec.rtcpFeedback.append(RTCRtcpFeedback(type="transport-cc"))
 
 
 def codec_preferences(kind: TrackKind) -> list[RTCRtpCodecCapability]:
@@ -206,6 +235,7 @@ class InboundTap:
         track: PublishedTrack,
         remb: bool,
         wake: Callable[[], None],
+        transport_feedback: TransportFeedback | None = None,
     ) -> None:
         self.track = track
         self._receiver = transceiver.receiver
@@ -224,6 +254,9 @@ class InboundTap:
         self._rtx_ssrc: dict[int, int] = {}
         self._abs_send_time_id = 0  # RFC 8285 ids as negotiated; 0 never matches
         self._audio_level_id = 0
+        self._transport_cc_id = 0
+        self._transport_feedback = transport_feedback
+        self.transport_cc = False  # the publisher numbers its packets: no REMB then
         self._stats: ReceiveStats | None = None
         self.media_ssrc: int | None = None
         self._lsr: tuple[int, float] | None = None
@@ -267,6 +300,8 @@ class InboundTap:
                 self._abs_send_time_id = ext.id
             elif ext.uri == AUDIO_LEVEL_URI:
                 self._audio_level_id = ext.id
+            elif ext.uri == TRANSPORT_CC_URI and self._transport_feedback is not None:
+                self._transport_cc_id = ext.id
         router = self._receiver.transport._rtp_router
         for encoding in parameters.encodings:
             if encoding.rtx:
@@ -295,6 +330,7 @@ class InboundTap:
             packet.padding_size,
             packet.extensions.abs_send_time,
             None if level is None else level[1],
+            packet.extensions.transport_sequence_number if self._transport_cc_id else None,
         )
         self.on_packet(view, time.time())
 
@@ -302,7 +338,9 @@ class InboundTap:
         """One decrypted RTP packet, as bytes, from `FastReceive`."""
         self.packets_direct += 1
         try:
-            view = parse_rtp(data, self._abs_send_time_id, self._audio_level_id)
+            view = parse_rtp(
+                data, self._abs_send_time_id, self._audio_level_id, self._transport_cc_id
+            )
         except ValueError as exc:
             self.track.malformed += 1
             logger.debug("%s: dropped RTP packet: %s", self.track.info.track_id, exc)
@@ -311,6 +349,17 @@ class InboundTap:
 
     def on_packet(self, packet: RtpView, arrival: float) -> None:
         """One RTP packet of this track (or its RTX stream), arrived at `arrival` (UNIX s)."""
+        number = packet.transport_seq
+        if number is not None:
+            # Every numbered packet counts for the sender's estimate, probes and
+            # retransmissions included, so it is recorded before anything is filtered.
+            feedback = self._transport_feedback
+            if feedback is not None:
+                feedback.add(number, int(arrival * 1_000_000))
+                if not self.transport_cc:
+                    self.transport_cc = True
+                    self._remb = None  # a REMB would cap the browser's own estimate
+                    self._remb_due = None
         pt = packet.payload_type
         if pt not in self._payload_types:
             return
@@ -382,6 +431,12 @@ class InboundTap:
             )
             await self._receiver._send_rtcp(feedback)
 
+    async def send_transport_feedback(self, feedback: TransportFeedback) -> None:
+        """The connection's transport-wide feedback, sent on this tap's receiver (any
+        receiver of the connection would do: the feedback is about the transport)."""
+        for packet in feedback.build(self._rtcp_ssrc, self.media_ssrc or 0):
+            await self._receiver._send_rtcp(packet)  # type: ignore[arg-type]  # bytes() of bytes
+
     async def send_report(self) -> None:
         stats = self._stats
         if stats is None or self.media_ssrc is None or stats.max_seq is None:
@@ -411,6 +466,7 @@ class InboundTap:
             "rtx_received": self.rtx_received,
             "packets_direct": self.packets_direct,
             "packets_via_aiortc": self.packets_via_aiortc,
+            "transport_cc": int(self.transport_cc),
         }
 
     def measure(self) -> InboundMeasure:

@@ -1,4 +1,4 @@
-"""RTP on the receive path, read without building objects: the fixed header, the two header
+"""RTP on the receive path, read without building objects: the fixed header, the three header
 extensions the bridge uses, receive statistics and the sequence numbers to NACK.
 
 Pure logic over bytes (no aiortc, no I/O), tested against golden packets. The bridge reads
@@ -21,8 +21,9 @@ TWO_BYTE_PROFILE = 0x1000
 
 
 class RtpView:
-    """What the bridge reads of one RTP packet (RFC 3550 5.1), plus abs-send-time and the
-    RFC 6464 audio level when the packet carries them."""
+    """What the bridge reads of one RTP packet (RFC 3550 5.1), plus abs-send-time, the
+    RFC 6464 audio level and the transport-wide sequence number when the packet carries
+    them."""
 
     __slots__ = (
         "abs_send_time",
@@ -34,6 +35,7 @@ class RtpView:
         "sequence_number",
         "ssrc",
         "timestamp",
+        "transport_seq",
     )
 
     def __init__(
@@ -47,6 +49,7 @@ class RtpView:
         padding_size: int = 0,
         abs_send_time: int | None = None,
         audio_level: int | None = None,
+        transport_seq: int | None = None,
     ) -> None:
         self.payload_type = payload_type
         self.marker = marker
@@ -57,9 +60,12 @@ class RtpView:
         self.padding_size = padding_size
         self.abs_send_time = abs_send_time  # 6.18 fixed-point seconds, 24 bits
         self.audio_level = audio_level  # 0 (loudest) .. 127 (silence), -dBov
+        self.transport_seq = transport_seq  # transport-wide number, 16 bits (`bridge.twcc`)
 
 
-def parse_rtp(data: bytes, abs_send_time_id: int = 0, audio_level_id: int = 0) -> RtpView:
+def parse_rtp(
+    data: bytes, abs_send_time_id: int = 0, audio_level_id: int = 0, transport_cc_id: int = 0
+) -> RtpView:
     """Read one decrypted RTP packet. The extension ids are those negotiated for the
     stream (0 when not negotiated: RFC 8285 reserves 0, so it never matches)."""
     size = len(data)
@@ -71,7 +77,7 @@ def parse_rtp(data: bytes, abs_send_time_id: int = 0, audio_level_id: int = 0) -
     second = data[1]
     seq, timestamp, ssrc = _SEQ_TS_SSRC.unpack_from(data, 2)
     pos = 12 + 4 * (first & 0x0F)  # CSRC list
-    abs_send_time = audio_level = None
+    abs_send_time = audio_level = transport_seq = None
     if first & 0x10:
         if size < pos + 4:
             raise ValueError("RTP header extension is truncated")
@@ -81,8 +87,8 @@ def parse_rtp(data: bytes, abs_send_time_id: int = 0, audio_level_id: int = 0) -
             raise ValueError(f"RTP header extension of {words} words runs past the packet")
         two_byte = profile & TWO_BYTE_PROFILE_MASK == TWO_BYTE_PROFILE
         if two_byte or profile == ONE_BYTE_PROFILE:
-            abs_send_time, audio_level = _elements(
-                data, start, end, two_byte, abs_send_time_id, audio_level_id
+            abs_send_time, audio_level, transport_seq = _elements(
+                data, start, end, two_byte, abs_send_time_id, audio_level_id, transport_cc_id
             )
         pos = end
     padding = 0
@@ -102,16 +108,18 @@ def parse_rtp(data: bytes, abs_send_time_id: int = 0, audio_level_id: int = 0) -
         padding,
         abs_send_time,
         audio_level,
+        transport_seq,
     )
 
 
 def _elements(
-    data: bytes, pos: int, end: int, two_byte: bool, abs_id: int, level_id: int
-) -> tuple[int | None, int | None]:
-    """abs-send-time and the audio level from an RFC 8285 extension block: one-byte
+    data: bytes, pos: int, end: int, two_byte: bool, abs_id: int, level_id: int, twcc_id: int
+) -> tuple[int | None, int | None, int | None]:
+    """abs-send-time, the audio level and the transport-wide sequence number from an
+    RFC 8285 extension block: one-byte
     headers (4.2: id and length - 1 in one byte; id 15 stops the block) or two-byte
     headers (4.3: id, then length). Zero bytes between elements are padding."""
-    abs_send_time = audio_level = None
+    abs_send_time = audio_level = transport_seq = None
     while pos < end:
         header = data[pos]
         if header == 0:
@@ -133,8 +141,10 @@ def _elements(
             abs_send_time = int.from_bytes(data[pos : pos + 3], "big")
         elif ext_id == level_id and length >= 1:
             audio_level = data[pos] & 0x7F
+        elif ext_id == twcc_id and length == 2:
+            transport_seq = (data[pos] << 8) | data[pos + 1]
         pos += length
-    return abs_send_time, audio_level
+    return abs_send_time, audio_level, transport_seq
 
 
 def seq_newer(a: int, b: int) -> bool:

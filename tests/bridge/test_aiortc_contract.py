@@ -95,3 +95,35 @@ async def test_live_objects_still_have_the_privates_the_bridge_reads() -> None:
     finally:
         await link.close()
         await endpoint.close()
+
+
+def test_offers_are_still_built_from_the_tables_transport_cc_extends() -> None:
+    """`rtc.offer_transport_cc` adds to aiortc's module tables; aiortc must still read
+    them when it makes an offer, and the bridge's offer must then carry transport-cc."""
+    from aiortc import RTCPeerConnection
+    from aiortc.codecs import CODECS, HEADER_EXTENSIONS
+
+    source = inspect.getsource(RTCPeerConnection.createOffer)
+    for table in ("HEADER_EXTENSIONS[transceiver.kind]", "CODECS[transceiver.kind]"):
+        assert table in source, f"RTCPeerConnection.createOffer no longer reads {table}"
+    assert set(HEADER_EXTENSIONS) == set(CODECS) == {"audio", "video"}
+    params = list(inspect.signature(RTCRtpReceiver._send_rtcp).parameters)
+    assert params == ["self", "packet"], f"RTCRtpReceiver._send_rtcp({params})"
+    assert "bytes(packet)" in inspect.getsource(RTCRtpReceiver._send_rtcp), (
+        "RTCRtpReceiver._send_rtcp no longer serializes with bytes(): the bridge's "
+        "transport-cc feedback (raw bytes) would not go out"
+    )
+
+
+async def test_the_bridges_offer_carries_transport_cc() -> None:
+    from bridge.peer import PeerLink, PeerOwner, SlotLayout
+    from bridge.twcc import TRANSPORT_CC_URI
+
+    link = PeerLink(BridgeConfig(), PeerOwner("r", "p", None, 1), SlotLayout(1, 1), lambda *_: None)
+    try:
+        sdp = await link.offer()
+    finally:
+        await link.close()
+    assert f"a=extmap:5 {TRANSPORT_CC_URI}" in sdp
+    media = sdp.split("m=")[1:]
+    assert all("transport-cc" in m for m in media), "every m-line offers transport-cc feedback"
