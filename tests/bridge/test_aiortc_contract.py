@@ -1,24 +1,25 @@
 """The contract between the bridge and the private parts of aiortc, aioice and pylibsrtp.
 
-`bridge/rtc.py` is the one module that reaches into them. Their versions are pinned exactly
+`bridge/rtc/seam.py` is the one module that reaches into them, and lists what it uses. Their versions are pinned exactly
 in pyproject.toml; this test says, with a message naming what to look at, when an installed
 version differs from the pin or when a private the bridge uses is gone or changed — before a
 forwarding test fails somewhere deep with an AttributeError."""
 
 from __future__ import annotations
 
-import inspect
 import re
 from importlib import metadata
 from pathlib import Path
-from typing import Any
 
 import pylibsrtp
 import pytest
-from aiortc import RTCRtpReceiver, RTCRtpSender
-from aiortc.rtcdtlstransport import State as DtlsState
+from aioice.ice import StunProtocol
+from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender
 
 from bridge.config import BridgeConfig
+from bridge.peer import PeerLink, PeerOwner, SlotLayout
+from bridge.rtc import offer_transport_cc, seam
+from bridge.twcc import TRANSPORT_CC_URI
 from tests.bridge.bridgekit import wait_until
 from tests.bridge.test_bridge_peer import connect
 
@@ -40,90 +41,96 @@ def test_the_hot_paths_dependencies_are_pinned_and_installed_as_pinned(name: str
     installed = metadata.version(name)
     assert installed == pins[name], (
         f"{name} {installed} is installed but the bridge is written against {pins[name]}: "
-        "run tests/bridge and read bridge/rtc.py before moving the pin"
+        "run tests/bridge and read bridge/rtc/seam.py before moving the pin"
     )
 
 
-def _has(obj: Any, name: str, what: str) -> Any:
-    assert hasattr(obj, name), (
-        f"{what}: {type(obj).__name__}.{name} is gone (bridge/rtc.py uses it)"
-    )
-    return getattr(obj, name)
-
-
-def test_the_classes_still_have_what_the_bridge_patches() -> None:
-    for cls, name in (
-        (RTCRtpReceiver, "_handle_rtcp_packet"),
-        (RTCRtpReceiver, "_send_rtcp"),
-        (RTCRtpSender, "_send_rtcp"),
-        (RTCRtpSender, "_handle_rtcp_packet"),
-    ):
-        method = _has(cls, name, "a method the bridge replaces or calls")
-        assert inspect.iscoroutinefunction(method), f"{cls.__name__}.{name} is no longer async"
-    params = list(inspect.signature(RTCRtpReceiver._handle_rtcp_packet).parameters)
-    assert params == ["self", "packet"], f"RTCRtpReceiver._handle_rtcp_packet({params})"
-    from pylibsrtp._binding import ffi, lib
-
-    for name in ("srtp_protect", "srtp_unprotect"):
-        _has(lib, name, "a libsrtp function srtp_direct binds")
-    assert ffi.new("int *") is not None
-    _has(pylibsrtp, "SRTP_MAX_TRAILER_LEN", "pylibsrtp's trailer length")
+def test_the_classes_still_have_what_the_bridge_replaces_or_calls() -> None:
+    assert seam.missing_class_privates() == []
 
 
 async def test_live_objects_still_have_the_privates_the_bridge_reads() -> None:
-    config = BridgeConfig()
-    link, endpoint = await connect(config, "contract")
+    link, endpoint = await connect(BridgeConfig(), "contract")
     try:
         transceiver = link.pc.getTransceivers()[0]
-        receiver, sender = transceiver.receiver, transceiver.sender
-        _has(sender, "_ssrc", "the sender's SSRC (RTCP sender of the tap)")
-        _has(receiver, "_RTCRtpReceiver__rtcp_started", "the receiver's RTCP task flags")
-        _has(receiver, "_RTCRtpReceiver__rtcp_exited", "the receiver's RTCP task flags")
-        dtls = receiver.transport
-        for name in ("_rtp_router", "_tx_srtp", "_rx_srtp", "_state", "_rtp_header_extensions_map"):
-            _has(dtls, name, "the DTLS transport")
-        _has(dtls, "_send_rtp", "the DTLS transport's RTP send")
-        await wait_until(lambda: dtls._state is DtlsState.CONNECTED, "DTLS connected")
-        connection = _has(dtls.transport, "_connection", "the ICE transport's aioice connection")
-        _has(connection, "_protocols", "aioice's sockets (FastReceive reads them)")
+        dtls = transceiver.receiver.transport
+        await wait_until(lambda: seam.dtls_connected(dtls), "DTLS connected")
+        objects = seam.live_objects(transceiver.receiver, transceiver.sender)
+        assert seam.missing_live_privates(objects) == []
         for session in (dtls._tx_srtp, dtls._rx_srtp):
             assert isinstance(session, pylibsrtp.Session), "DTLS connected: SRTP is keyed"
-            for name in ("_srtp", "_cdata", "_buffer"):
-                _has(session, name, "a pylibsrtp session (srtp_direct binds its context)")
-        for name in ("protect", "unprotect"):
-            _has(pylibsrtp.Session, name, "pylibsrtp.Session")
     finally:
         await link.close()
         await endpoint.close()
 
 
-def test_offers_are_still_built_from_the_tables_transport_cc_extends() -> None:
-    """`rtc.offer_transport_cc` adds to aiortc's module tables; aiortc must still read
-    them when it makes an offer, and the bridge's offer must then carry transport-cc."""
-    from aiortc import RTCPeerConnection
-    from aiortc.codecs import CODECS, HEADER_EXTENSIONS
+@pytest.mark.parametrize(
+    ("owner", "name"),
+    [
+        (RTCRtpReceiver, "_send_rtcp_nack"),
+        (RTCRtpSender, "_run_rtp"),
+        (StunProtocol, "send_data"),
+    ],
+)
+def test_a_removed_class_private_is_named(
+    monkeypatch: pytest.MonkeyPatch, owner: type, name: str
+) -> None:
+    """The check is not vacuous: remove a private the bridge uses and it says which, and
+    the bridge refuses to make a peer connection on such a library."""
+    monkeypatch.delattr(owner, name)
+    monkeypatch.setattr(seam, "_checked", False)
+    problems = seam.missing_class_privates()
+    assert len(problems) == 1 and f"{owner.__name__}.{name} is gone" in problems[0], problems
+    with pytest.raises(RuntimeError, match=f"{owner.__name__}.{name} is gone"):
+        offer_transport_cc()
 
-    source = inspect.getsource(RTCPeerConnection.createOffer)
-    for table in ("HEADER_EXTENSIONS[transceiver.kind]", "CODECS[transceiver.kind]"):
-        assert table in source, f"RTCPeerConnection.createOffer no longer reads {table}"
-    assert set(HEADER_EXTENSIONS) == set(CODECS) == {"audio", "video"}
-    params = list(inspect.signature(RTCRtpReceiver._send_rtcp).parameters)
-    assert params == ["self", "packet"], f"RTCRtpReceiver._send_rtcp({params})"
-    assert "bytes(packet)" in inspect.getsource(RTCRtpReceiver._send_rtcp), (
-        "RTCRtpReceiver._send_rtcp no longer serializes with bytes(): the bridge's "
-        "transport-cc feedback (raw bytes) would not go out"
-    )
+
+def test_a_private_that_stopped_being_async_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(RTCRtpReceiver, "_send_rtcp", lambda self, packet: None)
+    problems = seam.missing_class_privates()
+    assert any("RTCRtpReceiver._send_rtcp is no longer async" in p for p in problems), problems
+
+
+def test_an_offer_built_elsewhere_is_noticed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """offer_transport_cc adds to the tables createOffer reads; if createOffer stopped
+    reading them the check says so."""
+
+    async def create_offer(self: RTCPeerConnection) -> None:
+        return None
+
+    monkeypatch.setattr(RTCPeerConnection, "createOffer", create_offer)
+    problems = seam.missing_class_privates()
+    assert any("createOffer no longer uses HEADER_EXTENSIONS" in p for p in problems), problems
+
+
+async def test_a_removed_live_private_is_named() -> None:
+    link, endpoint = await connect(BridgeConfig(), "contract-broken")
+    try:
+        transceiver = link.pc.getTransceivers()[0]
+        dtls = transceiver.receiver.transport
+        await wait_until(lambda: seam.dtls_connected(dtls), "DTLS connected")
+        objects = seam.live_objects(transceiver.receiver, transceiver.sender)
+        del transceiver.sender._rtx_ssrc  # as if aiortc had renamed it
+        objects["srtp"] = object()  # a session object without pylibsrtp's privates
+        problems = seam.missing_live_privates(objects)
+        assert any("RTCRtpSender._rtx_ssrc is gone" in p for p in problems), problems
+        assert sum("pylibsrtp Session." in p for p in problems) == 3, problems
+        transceiver.sender._rtx_ssrc = 0
+    finally:
+        await link.close()
+        await endpoint.close()
 
 
 async def test_the_bridges_offer_carries_transport_cc() -> None:
-    from bridge.peer import PeerLink, PeerOwner, SlotLayout
-    from bridge.twcc import TRANSPORT_CC_URI
-
-    link = PeerLink(BridgeConfig(), PeerOwner("r", "p", None, 1), SlotLayout(1, 1), lambda *_: None)
+    link = PeerLink(BridgeConfig(), PeerOwner("r", "p", None, 1), SlotLayout(1, 1), _ignore)
     try:
         sdp = await link.offer()
     finally:
         await link.close()
-    assert f"a=extmap:5 {TRANSPORT_CC_URI}" in sdp
+    assert f"a=extmap:{seam.TRANSPORT_CC_ID} {TRANSPORT_CC_URI}" in sdp
     media = sdp.split("m=")[1:]
     assert all("transport-cc" in m for m in media), "every m-line offers transport-cc feedback"
+
+
+def _ignore(*_: object) -> None:
+    return None
