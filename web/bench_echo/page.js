@@ -120,6 +120,8 @@
           await pc.setRemoteDescription(msg.jsep);
         }
         if (msg.janus === "hangup") bench.error = `Janus hung up: ${msg.reason}`;
+        const refused = msg.plugindata?.data?.error;
+        if (refused) bench.error = `the echotest refused: ${refused}`;
       }
     };
     poll();
