@@ -214,7 +214,11 @@ def cmd_bench_echo(config: Config, args: argparse.Namespace) -> int:
     from web.bench_echo import Options, run_echo_bench
 
     opts = Options(args.browsers, args.duration, args.warmup, args.hog, args.json)
-    result = run_echo_bench(opts)
+    try:
+        result = run_echo_bench(opts)
+    except KeyboardInterrupt:  # every process it started is stopped by then
+        print("tiepdan: đã dừng phép đo theo yêu cầu (Ctrl-C).", file=sys.stderr)
+        return 130
     return 0 if result["valid"] else 1  # a page got nothing, or the browsers starved: 1
 
 

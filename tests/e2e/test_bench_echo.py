@@ -103,7 +103,7 @@ def test_ctrl_c_in_a_run_stops_the_server_the_browser_and_the_hog() -> None:
         assert any(b"while True" in n for n in names), "the hog runs"
         assert any(b"chromium" in n for n in names), "the browser runs"
         proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=40)
+        assert proc.wait(timeout=40) == 130
     finally:
         if proc.poll() is None:
             proc.kill()
