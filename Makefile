@@ -41,15 +41,21 @@ runtime-deps:
 	fi
 
 # Debian's Chromium (the end-to-end tests drive it), ffmpeg/ffprobe (recordings are read
-# by an independent tool), poppler-utils (pdftotext and pdfinfo read the PDFs back) and the
-# PDFs' font, installed when missing.
+# by an independent tool), poppler-utils (pdftotext and pdfinfo read the PDFs back), the
+# PDFs' font and Janus (`tiepdan bench echo` and its test compare the bridge with it),
+# installed when missing.
 system-deps:
 	@if ! command -v chromium >/dev/null || ! command -v ffprobe >/dev/null || \
-		! command -v pdftotext >/dev/null || [ ! -f $(TINOS) ]; then \
+		! command -v pdftotext >/dev/null || [ ! -f $(TINOS) ] || [ ! -x /usr/bin/janus ]; then \
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium ffmpeg \
-			poppler-utils fonts-croscore; \
+			poppler-utils fonts-croscore janus; \
 	fi
+
+# What the benchmarks need (`tiepdan bench bridge|echo|recording|replay`): the dev packages
+# (playwright drives the echo pages; moto is the recording bench's S3), Debian's Chromium,
+# ffmpeg and Janus (system-deps). Then run them, e.g. `.venv/bin/tiepdan bench echo --json`.
+bench: dev system-deps
 
 lint: dev
 	$(BIN)/ruff check .

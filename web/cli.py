@@ -1,5 +1,5 @@
 """The `tiepdan` command: serve, db upgrade, seed-demo, user add/passwd, recording verify,
-bench recording."""
+bench recording, bridge, echo and replay."""
 
 from __future__ import annotations
 
@@ -210,6 +210,18 @@ def cmd_bench_bridge(config: Config, args: argparse.Namespace) -> int:
     return 0 if result["valid"] else 1  # an invalid run (the load generator saturated): 1
 
 
+def cmd_bench_echo(config: Config, args: argparse.Namespace) -> int:
+    from web.bench_echo import Options, run_echo_bench
+
+    opts = Options(args.browsers, args.duration, args.warmup, args.hog, args.json)
+    try:
+        result = run_echo_bench(opts)
+    except KeyboardInterrupt:  # every process it started is stopped by then
+        print("tiepdan: đã dừng phép đo theo yêu cầu (Ctrl-C).", file=sys.stderr)
+        return 130
+    return 0 if result["valid"] else 1  # a page got nothing, or the browsers starved: 1
+
+
 class _Formatter(argparse.HelpFormatter):
     def add_usage(self, usage: Any, actions: Any, groups: Any, prefix: str | None = None) -> None:
         super().add_usage(usage, actions, groups, "Cách dùng: " if prefix is None else prefix)
@@ -305,6 +317,23 @@ def parser() -> argparse.ArgumentParser:
     bench_br.add_argument("--duration", type=float, default=20.0, help="số giây truyền hình")
     bench_br.add_argument("--json", action="store_true", help="dòng cuối là một đối tượng JSON")
     bench_br.set_defaults(func=cmd_bench_bridge)
+    bench_echo = bench.add_parser(
+        "echo",
+        help="cầu truyền hình bên cạnh Janus: CPU mỗi luồng phản hồi, khung hình nhận lại",
+        description="Mở N trang Chromium (camera, micro giả) gửi hình, tiếng và nhận lại chính "
+        "mình, lần lượt qua phòng kiểm tra kết nối của tiepdan và qua plugin echotest của Janus; "
+        "so CPU của mỗi máy chủ trên mỗi luồng ở cùng chất lượng nhận được.",
+    )
+    bench_echo.add_argument("--browsers", type=int, default=6, help="số trang trình duyệt")
+    bench_echo.add_argument("--duration", type=float, default=20.0, help="số giây đo")
+    bench_echo.add_argument(
+        "--warmup", type=float, default=10.0, help="số giây khởi động trước khi đo"
+    )
+    bench_echo.add_argument(
+        "--hog", action="store_true", help="chạy thêm một vòng lặp chiếm trọn một lõi CPU"
+    )
+    bench_echo.add_argument("--json", action="store_true", help="dòng cuối là một đối tượng JSON")
+    bench_echo.set_defaults(func=cmd_bench_echo)
     bench_rp = bench.add_parser(
         "replay",
         help="xem lại: thời gian tới khung hình đầu, dung lượng tải khi tua, xuất gói hồ sơ",
