@@ -137,7 +137,11 @@
     let inbound = null;
     let outbound = null;
     let source = null;
+    let estimate = null;
     for (const s of report.values()) {
+      if (s.type === "transport" && s.selectedCandidatePairId) {
+        estimate = byId.get(s.selectedCandidatePairId)?.availableOutgoingBitrate ?? null;
+      }
       if (s.kind !== "video") continue;
       if (s.type === "inbound-rtp" && (!inbound || s.framesDecoded > inbound.framesDecoded)) inbound = s;
       else if (s.type === "outbound-rtp" && (!outbound || s.framesEncoded > outbound.framesEncoded)) outbound = s;
@@ -163,6 +167,8 @@
         frame_width: outbound.frameWidth ?? 0,
         cpu_limited_s: limited.cpu ?? 0,
         bandwidth_limited_s: limited.bandwidth ?? 0,
+        target_bitrate: outbound.targetBitrate ?? null,
+        send_estimate: estimate,
         codec: byId.get(outbound.codecId)?.mimeType ?? "",
       };
     }

@@ -38,6 +38,9 @@ class PageFigures:
     captured_fps: float | None = None
     camera_fps: float | None = None
     cpu_limited_share: float | None = None
+    bandwidth_limited_share: float | None = None  # of the window the encoder held back
+    send_estimate_kbps: float | None = None  # the browser's own estimate, at the end
+    target_kbps: float | None = None  # what its encoder was asked for, at the end
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,11 +76,19 @@ def page_figures(index: int, first: dict[str, Any], last: dict[str, Any]) -> Pag
     loss = 100.0 * lost / (got + lost) if got + lost > 0 else None
     kbps = _rate((b["bytes_received"] - a["bytes_received"]) * 8 / 1000.0, seconds)
     out_a, out_b = first.get("outbound"), last.get("outbound")
-    sent = cpu_share = None
+    sent = cpu_share = bandwidth_share = estimate = target = None
+    if out_b is not None:
+        if out_b.get("send_estimate") is not None:
+            estimate = out_b["send_estimate"] / 1000.0
+        if out_b.get("target_bitrate") is not None:
+            target = out_b["target_bitrate"] / 1000.0
     if out_a is not None and out_b is not None:
         out_s = (out_b["timestamp"] - out_a["timestamp"]) / 1000.0
         sent = _rate(out_b["frames_encoded"] - out_a["frames_encoded"], out_s)
         cpu_share = _rate(out_b["cpu_limited_s"] - out_a["cpu_limited_s"], out_s)
+        bandwidth_share = _rate(
+            out_b.get("bandwidth_limited_s", 0) - out_a.get("bandwidth_limited_s", 0), out_s
+        )
     src_a, src_b = first.get("source"), last.get("source")
     captured = None
     if src_a is not None and src_b is not None:
@@ -97,6 +108,9 @@ def page_figures(index: int, first: dict[str, Any], last: dict[str, Any]) -> Pag
         captured,
         float(camera) if camera else None,
         cpu_share,
+        bandwidth_share,
+        estimate,
+        target,
     )
 
 
@@ -177,6 +191,10 @@ def side_figures(side: Side) -> dict[str, Any]:
                 "kbps": _round(p.kbps, 1),
                 "loss_pct": _round(p.loss_pct, 2),
                 "sent_fps": _round(p.sent_fps, 1),
+                "cpu_limited_share": _round(p.cpu_limited_share, 3),
+                "bandwidth_limited_share": _round(p.bandwidth_limited_share, 3),
+                "send_estimate_kbps": _round(p.send_estimate_kbps, 1),
+                "target_kbps": _round(p.target_kbps, 1),
                 "error": p.error,
             }
             for p in pages
