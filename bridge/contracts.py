@@ -2,7 +2,8 @@
 
 `web/` implements `Authorizer` and `EventSink` at start-up; `recording/` implements
 `FrameSubscriber` to receive the encoded frames of a published track; the bridge offers
-`MeasurementSource`, what it measured of a participant's media (a readiness check's basis). This module imports
+`MeasurementSource`, what it measured of a participant's media (a readiness check's basis), and
+`StatsSource`, the figures an operator watches. This module imports
 nothing of ours, so every other package may depend on it.
 """
 
@@ -180,3 +181,64 @@ class MeasurementSource(Protocol):
     def measurement(self, room_id: str, participant_id: str) -> Measurement | None:
         """None when the room or the participant is not there."""
         ...
+
+
+# -- what an operator watches (`Bridge.stats`, read by web/'s /metrics) ---------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ParticipantStats:
+    """The traffic of one participant's current peer connection, counted since it started
+    (a reconnection starts the counts afresh). Only opaque ids: never a name."""
+
+    participant_id: str
+    state: str  # "connecting", "live", "away"
+    connected: bool
+    packets_in: int = 0  # RTP packets of its published tracks (RTX included, padding not)
+    bytes_in: int = 0  # their encoded payload bytes
+    media_packets_received: int = 0  # media packets, RTX not counted (RFC 3550 A.3)
+    packets_lost: int = 0  # of its media packets: expected - received
+    packets_out: int = 0  # RTP packets sent to it (retransmissions not counted)
+    bytes_out: int = 0  # encoded frame bytes sent to it
+    frames_dropped: int = 0  # frames its receive slots dropped (it fell behind, or a switch)
+    nacks_sent: int = 0  # NACK messages the bridge sent it about its media (RFC 4585 6.2.1)
+    nacked_packets: int = 0  # packets it asked again of what it receives (its NACKs)
+    keyframe_requests_sent: int = 0  # PLIs the bridge sent it (rate-limited)
+    keyframe_requests_received: int = 0  # PLI/FIR it sent about what it receives
+
+    @property
+    def loss(self) -> float | None:
+        """Fraction lost of what it publishes, since its connection started; None before
+        any packet was expected."""
+        expected = self.media_packets_received + self.packets_lost
+        return self.packets_lost / expected if expected else None
+
+
+@dataclass(frozen=True, slots=True)
+class RoomStats:
+    room_id: str
+    participants: tuple[ParticipantStats, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LoopLag:
+    """How late the event loop ran a timer (the probe's), in seconds: the latest reading,
+    the worst of the recent window, and a cumulative histogram (upper bounds, counts)."""
+
+    latest: float
+    window_max: float
+    buckets: tuple[tuple[float, int], ...]  # (le, cumulative count), +Inf last
+    count: int
+    total: float
+
+
+@dataclass(frozen=True, slots=True)
+class BridgeStats:
+    rooms: tuple[RoomStats, ...]
+    loop_lag: LoopLag | None  # None while the probe is not running
+
+
+class StatsSource(Protocol):
+    """Where `web/` reads the bridge's figures (no awaiting, no change)."""
+
+    def stats(self) -> BridgeStats: ...

@@ -307,6 +307,7 @@ class Slot(MediaStreamTrack):
         self.frames_sent = 0
         self.frames_dropped = 0
         self.packets_nacked = 0  # packets the subscriber asked again (RFC 4585 NACK)
+        self.keyframe_requests = 0  # the subscriber's PLI/FIR (RFC 4585 6.3.1, RFC 5104 4.3.1)
         self.switches = 0
         # A measurement hook (the benchmark's): called with each frame's time in the bridge,
         # from the arrival of its last packet at the socket (stamped by the receive path,

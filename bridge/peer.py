@@ -26,7 +26,14 @@ from aiortc import (
 from aiortc.sdp import candidate_from_sdp
 
 from bridge.config import BridgeConfig
-from bridge.contracts import InboundMeasure, ReturnMeasure, TrackInfo, TrackKind, TrackSource
+from bridge.contracts import (
+    InboundMeasure,
+    ParticipantStats,
+    ReturnMeasure,
+    TrackInfo,
+    TrackKind,
+    TrackSource,
+)
 from bridge.forwarding import PublishedTrack, Slot, SlotRole
 from bridge.rtc import (
     FastReceive,
@@ -163,6 +170,7 @@ class PeerLink:
         transceiver.setCodecPreferences(codec_preferences(kind))
 
         def keyframe_request() -> None:
+            slot.keyframe_requests += 1
             if slot.source is not None:
                 slot.source.request_keyframe()
 
@@ -303,6 +311,28 @@ class PeerLink:
                 )
             )
         return tuple(out)
+
+    def stats(self, state: str) -> ParticipantStats:
+        """What this connection carried both ways, as counters (read without awaiting);
+        `state` is the participant's, which the room knows."""
+        tracks, slots = self.published.values(), self.slots
+        measures = self.inbound_measures()
+        return ParticipantStats(
+            participant_id=self.owner.participant_id,
+            state=state,
+            connected=self.state == "connected",
+            packets_in=sum(t.packets for t in tracks),
+            bytes_in=sum(t.rate.total_bytes for t in tracks),
+            media_packets_received=sum(m.packets_received for m in measures),
+            packets_lost=sum(m.packets_lost for m in measures),
+            packets_out=sum(sender.packets_sent for sender in self._senders),
+            bytes_out=sum(s.rate.total_bytes for s in slots),
+            frames_dropped=sum(s.frames_dropped for s in slots),
+            nacks_sent=sum(tap.nacks_sent for tap in self._taps),
+            nacked_packets=sum(s.packets_nacked for s in slots),
+            keyframe_requests_sent=sum(t.keyframe_requests_sent for t in tracks),
+            keyframe_requests_received=sum(s.keyframe_requests for s in slots),
+        )
 
     async def close(self) -> None:
         if self._rtcp_task is not None:

@@ -24,6 +24,8 @@ from bridge.contracts import (
     FrameSubscriber,
     JoinRefused,
     Measurement,
+    ParticipantStats,
+    RoomStats,
     TrackSource,
 )
 from bridge.errors import BridgeError, Conflict, Forbidden, NotFound
@@ -354,6 +356,17 @@ class Room:
             at=self._wallclock(),
             inbound=() if peer is None else peer.inbound_measures(),
             returned=() if peer is None else peer.return_measures(),
+        )
+
+    def stats(self) -> RoomStats:
+        """Every participant's traffic counters, now (`Bridge.stats`). Reads counters only,
+        like `measurement`: no await, no change."""
+        return RoomStats(
+            self.room_id,
+            tuple(
+                ParticipantStats(p.id, p.state, False) if p.peer is None else p.peer.stats(p.state)
+                for p in list(self.participants.values())
+            ),
         )
 
     def snapshot(self) -> dict[str, Any]:

@@ -8,6 +8,8 @@ await conn.handle(json.loads(text))                     # per message
 await conn.closed()                                     # when the socket closes
 bridge.open_room(room_id).add_frame_subscriber(recorder)
 bridge.measurement(room_id, participant_id)            # what the bridge measured of one
+bridge.start()                                          # its event-loop lag probe
+bridge.stats()                                          # every room's counters (/metrics)
 await bridge.stop()                                     # in the app's cleanup_ctx
 """
 
@@ -18,7 +20,14 @@ import itertools
 import logging
 
 from bridge.config import BridgeConfig
-from bridge.contracts import Authorizer, EventSink, Measurement, SignalingTransport
+from bridge.contracts import (
+    Authorizer,
+    BridgeStats,
+    EventSink,
+    Measurement,
+    SignalingTransport,
+)
+from bridge.eventloop import LagProbe
 from bridge.room import Room
 from bridge.signaling import Connection
 
@@ -42,6 +51,17 @@ class Bridge:
         self._rooms: dict[str, Room] = {}
         self._connections: set[Connection] = set()
         self._generations = itertools.count(1)
+        self._lag = LagProbe()
+
+    def start(self) -> None:
+        """Start measuring the event loop's lag (on the running loop); `stop()` ends it."""
+        self._lag.start()
+
+    def stats(self) -> BridgeStats:
+        """Every room's traffic counters and the loop's lag, now: `StatsSource`. Reads
+        counters only (no await, no change): /metrics calls it at each scrape."""
+        rooms = tuple(room.stats() for room in list(self._rooms.values()))
+        return BridgeStats(rooms, self._lag.reading())
 
     def connect(self, room_id: str, principal: object, transport: SignalingTransport) -> Connection:
         """Start the signaling conversation of one client (call inside the event loop).
@@ -87,6 +107,7 @@ class Bridge:
             await room.stop()
 
     async def stop(self) -> None:
+        self._lag.stop()
         connections, self._connections = list(self._connections), set()
         rooms, self._rooms = list(self._rooms.values()), {}
         await asyncio.gather(*(room.stop() for room in rooms))

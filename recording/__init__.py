@@ -44,6 +44,7 @@ from recording.recorder import (
     RecordingFailure,
     SessionRecorder,
     TrackRecorder,
+    TrackRecorderStats,
     store_recording,
 )
 from recording.recovery import RecoveryReport, recover_spool
@@ -78,6 +79,7 @@ __all__ = [
     "StoreUnavailable",
     "StoredObject",
     "TrackRecorder",
+    "TrackRecorderStats",
     "VerifyReport",
     "build_manifest",
     "open_storage",

@@ -82,6 +82,18 @@ class RecordedFile:
 
 
 @dataclass(frozen=True, slots=True)
+class TrackRecorderStats:
+    """What one track's recorder has done so far (`TrackRecorder.stats`, read by /metrics)."""
+
+    track: TrackInfo
+    queued: int  # frames waiting for the writer thread
+    dropped: int  # frames not written: queue full, waiting for a key frame, unusable
+    frames: int  # frames written to the file
+    written_bytes: int  # encoded frame bytes handed to the muxer (the file adds its framing)
+    keyframes_asked: int
+
+
+@dataclass(frozen=True, slots=True)
 class RecordingFailure:
     """Told to the `on_failure` callback (and so to the chair) when a recorder must stop."""
 
@@ -149,6 +161,7 @@ class TrackRecorder:
         self.spec = codec_spec(track.codec)
         self.dropped = 0  # counted on the event loop (queue full, waiting for a keyframe)
         self._rejected = 0  # counted in the writer thread (unusable or malformed frames)
+        self._written_bytes = 0  # counted in the writer thread, read on the loop (an int)
         self._queue: asyncio.Queue[EncodedFrame] = asyncio.Queue(config.queue_frames)
         self._wake = asyncio.Event()
         self._closing = False
@@ -177,6 +190,17 @@ class TrackRecorder:
     @property
     def running(self) -> bool:
         return self._task is not None and not self._task.done()
+
+    def stats(self) -> TrackRecorderStats:
+        muxer = self._muxer
+        return TrackRecorderStats(
+            track=self.track,
+            queued=self._queue.qsize(),
+            dropped=self.total_dropped,
+            frames=0 if muxer is None else muxer.frames,
+            written_bytes=self._written_bytes,
+            keyframes_asked=self.keyframes_asked,
+        )
 
     def on_frame(self, track: TrackInfo, frame: EncodedFrame) -> None:
         if self._closing or track.track_id != self.track.track_id:
@@ -288,7 +312,9 @@ class TrackRecorder:
                 self._rejected += 1
                 return
             self._muxer = self._new_muxer(frame)
-        if not self._muxer.write(frame):
+        if self._muxer.write(frame):
+            self._written_bytes += len(frame.data)
+        else:
             self._rejected += 1
 
     def _new_muxer(self, first: EncodedFrame) -> TrackMuxer:
@@ -460,6 +486,11 @@ class SessionRecorder:
             recorder.start()
             self._live[track.track_id] = recorder
         recorder.on_frame(track, frame)
+
+    def stats(self) -> tuple[TrackRecorderStats, ...]:
+        """Each track still being written: the live ones, and ended ones not yet finished."""
+        recorders = [*self._live.values(), *(r for r in self._ended if r.running)]
+        return tuple(r.stats() for r in recorders)
 
     def on_track_ended(self, track: TrackInfo) -> None:
         recorder = self._live.pop(track.track_id, None)

@@ -209,8 +209,22 @@ async def last_check(db: AsyncSession, session_id: int) -> Check | None:
         .order_by(AuditRecord.id.desc())
         .limit(1)
     )
-    if row is None:
-        return None
+    return None if row is None else _check_of(row)
+
+
+async def latest_check(db: AsyncSession) -> Check | None:
+    """The latest integrity check of any session (what an operator watches: when the
+    archive was last verified, and with what result)."""
+    row = await db.scalar(
+        select(AuditRecord)
+        .where(AuditRecord.action == VERIFY_ACTION, AuditRecord.object_type == "session")
+        .order_by(AuditRecord.id.desc())
+        .limit(1)
+    )
+    return None if row is None else _check_of(row)
+
+
+def _check_of(row: AuditRecord) -> Check:
     d = row.detail or {}
     return Check(
         row.at,

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sessions import identity
@@ -146,6 +146,16 @@ async def list_records(db: AsyncSession, session_id: int) -> list[RecordingRecor
         .order_by(RecordingRecord.started_at, RecordingRecord.id)
     )
     return list(rows)
+
+
+async def count_by_state(db: AsyncSession) -> dict[RecordingState, int]:
+    """How many track files are in each state, over every session (every state listed)."""
+    rows = await db.execute(
+        select(RecordingRecord.state, func.count()).group_by(RecordingRecord.state)
+    )
+    counts = dict.fromkeys(RecordingState, 0)
+    counts.update({state: n for state, n in rows})
+    return counts
 
 
 async def list_manifests(db: AsyncSession, session_id: int) -> list[RecordingManifest]:

@@ -19,6 +19,7 @@ from web import (
     exports,
     inbound,
     live,
+    metrics_media,
     openapi,
     pages,
     prepare,
@@ -71,6 +72,7 @@ async def metrics(request: web.Request) -> web.StreamResponse:
             "Chỉ máy chủ này hoặc máy giám sát có mã truy cập được đọc số liệu vận hành.",
             {"Authorization": "thiếu hoặc sai mã truy cập (Bearer)"},
         )
+    await request.app[METRICS].refresh()
     body = request.app[METRICS].render()
     return web.Response(
         body=body, headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"}
@@ -123,6 +125,7 @@ def create_app(config: Config, clock: Clock | None = None) -> web.Application:
     openapi.setup(app)
     live.setup(app, config.bridge)
     recordings.setup(app)  # after live: the service stops before the bridge
+    app.cleanup_ctx.append(metrics_media.metrics_ctx)  # after both: it reads them
     replay.setup(app)
     exports.setup(app)
     bundle.setup(app)  # after exports: it stops first, then the export worker

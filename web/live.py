@@ -266,6 +266,7 @@ class LiveService:
 
     def start(self) -> None:
         self.events.start()
+        self.bridge.start()
 
     async def stop(self) -> None:
         await self.bridge.stop()

@@ -1,11 +1,24 @@
-"""Prometheus metrics, one registry per app (no globals: tests build many apps)."""
+"""Prometheus metrics, one registry per app (no globals: tests build many apps).
+
+The HTTP figures are counted as requests pass (`web.middleware.observe`); the bridge's and
+the recorder's are read at scrape time by the collectors of `web.metrics_media`, attached
+here when the app starts: `await refresh()` (what only the database knows), then `render()`.
+"""
 
 from __future__ import annotations
 
 import hmac
 import ipaddress
+from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.registry import Collector
+
+
+class ScrapeCollector(Collector, Protocol):
+    """A collector with an asynchronous step before each scrape (it reads the database)."""
+
+    async def refresh(self) -> None: ...
 
 
 class Metrics:
@@ -26,6 +39,21 @@ class Metrics:
         self.logins = Counter(
             "tiepdan_logins_total", "Login attempts by outcome", ["outcome"], registry=self.registry
         )
+
+        self._collectors: list[ScrapeCollector] = []
+
+    def attach(self, collector: ScrapeCollector) -> None:
+        self.registry.register(collector)
+        self._collectors.append(collector)
+
+    def detach(self, collector: ScrapeCollector) -> None:
+        self.registry.unregister(collector)
+        self._collectors.remove(collector)
+
+    async def refresh(self) -> None:
+        """Before `render`: let each attached collector read what it reads asynchronously."""
+        for collector in list(self._collectors):
+            await collector.refresh()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -34,6 +34,7 @@ from recording import (
     RecordingFailure,
     SessionRecorder,
     Storage,
+    TrackRecorderStats,
     recover_spool,
 )
 from recording.recovery import RecoveryReport
@@ -174,6 +175,10 @@ class RecordingService:
 
     def active(self, session_id: int) -> bool:
         return session_id in self._runs
+
+    def track_stats(self) -> tuple[TrackRecorderStats, ...]:
+        """Every track being recorded now, with its recorder's counters (/metrics)."""
+        return tuple(t for run in list(self._runs.values()) for t in run.recorder.stats())
 
     # -- RecordingControl (web/live.py) -------------------------------------------------
 

@@ -208,12 +208,21 @@ async def run_leg(leg: str) -> None:
         inbound, nacked = figures["camera"], main.packets_nacked
         # The media came the direct way (`FastReceive`), not through aiortc's queue.
         assert inbound["packets_direct"] > 10 * (1 + inbound["packets_via_aiortc"]), inbound
+        # What an operator sees of it (`PeerLink.stats`, behind `Bridge.stats` and /metrics).
+        published, received = pub_link.stats("live"), sub_link.stats("live")
+        assert published.nacks_sent == inbound["nacks_sent"]
+        assert received.nacked_packets == nacked
         if leg == "publisher":
             assert inbound["nacks_sent"] > 0 and inbound["rtx_received"] > 0, inbound
             assert nacked == 0 and repairing.rtx_received == 0, "the other leg is clean"
+            # A packet repaired by RTX still counts as lost (RFC 3550 A.3).
+            assert published.packets_lost > 0 and published.loss is not None
+            assert 0 < published.loss < 2 * LOSS, published
         else:
             assert nacked >= dropper.dropped and repairing.rtx_received > 0, nacked
             assert inbound["nacks_sent"] == 0, "the other leg is clean"
+            assert published.packets_lost == 0 and published.loss == 0, "the other leg is clean"
+        assert published.packets_in > 0 and received.packets_out > 0
     finally:
         for link in (pub_link, sub_link):
             await link.close()
