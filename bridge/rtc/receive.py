@@ -27,9 +27,12 @@ from aiortc.rate import RemoteBitrateEstimator
 from aiortc.rtcrtpparameters import RTCRtpReceiveParameters
 from aiortc.rtp import (
     RTCP_PSFB_APP,
+    RTCP_PSFB_PLI,
+    RTCP_RTPFB_NACK,
     RtcpPsfbPacket,
     RtcpReceiverInfo,
     RtcpRrPacket,
+    RtcpRtpfbPacket,
     RtcpSrPacket,
     RtpPacket,
     pack_remb_fci,
@@ -290,12 +293,15 @@ class InboundTap:
         ssrc = self.media_ssrc
         if self.pli_wanted and ssrc is not None:
             self.pli_wanted = False
-            await seam.send_pli(self._receiver, ssrc)
+            pli = RtcpPsfbPacket(fmt=RTCP_PSFB_PLI, ssrc=self._rtcp_ssrc, media_ssrc=ssrc)
+            await seam.send_receiver_rtcp(self._receiver, pli)
         if self._nack_due and self._missing is not None and ssrc is not None:
             self._nack_due = False
             if self._missing.missing:
                 self.nacks_sent += 1
-                await seam.send_nack(self._receiver, ssrc, sorted(self._missing.missing))
+                nack = RtcpRtpfbPacket(fmt=RTCP_RTPFB_NACK, ssrc=self._rtcp_ssrc, media_ssrc=ssrc)
+                nack.lost = sorted(self._missing.missing)
+                await seam.send_receiver_rtcp(self._receiver, nack)
         if self._remb_due is not None:
             fci = pack_remb_fci(*self._remb_due)
             self._remb_due = None

@@ -55,14 +55,10 @@ CLASS_PRIVATES: tuple[tuple[object, Private], ...] = (
         Private("RTCRtpReceiver", "_handle_rtcp_packet", "InboundTap wraps it", True),
     ),
     (RTCRtpReceiver, Private("RTCRtpReceiver", "_run_rtcp", "InboundTap replaces it", True)),
-    (RTCRtpReceiver, Private("RTCRtpReceiver", "_send_rtcp", "the tap's RTCP goes out", True)),
-    (RTCRtpReceiver, Private("RTCRtpReceiver", "_send_rtcp_pli", "key-frame requests", True)),
-    (RTCRtpReceiver, Private("RTCRtpReceiver", "_send_rtcp_nack", "NACKs", True)),
     (RTCRtpReceiver, Private("RTCRtpReceiver", "_handle_disconnect", "stops the decoder")),
     (RTCRtpSender, Private("RTCRtpSender", "_run_rtp", "SlotSender replaces it", True)),
     (RTCRtpSender, Private("RTCRtpSender", "_run_rtcp", "SlotSender replaces it", True)),
     (RTCRtpSender, Private("RTCRtpSender", "_handle_rtcp_packet", "SlotSender wraps it", True)),
-    (RTCRtpSender, Private("RTCRtpSender", "_send_rtcp", "sender reports go out", True)),
     (RTCDtlsTransport, Private("RTCDtlsTransport", "_send_rtp", "queued frames, RTCP", True)),
     (StunProtocol, Private("StunProtocol", "datagram_received", "FastReceive hooks it")),
     (StunProtocol, Private("StunProtocol", "send_data", "what the direct send replaces")),
@@ -133,13 +129,12 @@ def missing_class_privates() -> list[str]:
     for label, function, needle in (
         ("RTCPeerConnection.createOffer", RTCPeerConnection.createOffer, "HEADER_EXTENSIONS["),
         ("RTCPeerConnection.createOffer", RTCPeerConnection.createOffer, "CODECS["),
-        ("RTCRtpReceiver._send_rtcp", RTCRtpReceiver._send_rtcp, "bytes(packet)"),
     ):
         with contextlib.suppress(OSError, TypeError):  # no source: nothing to read
             if needle not in inspect.getsource(function):
                 problems.append(
                     f"{label} no longer uses {needle.rstrip('[')} (offer_transport_cc adds to "
-                    "aiortc's tables; the transport-cc feedback is sent as bytes)"
+                    "aiortc's tables)"
                 )
     return [p for p in problems if p is not None]
 
@@ -286,16 +281,15 @@ def route_by_ssrc(receiver: RTCRtpReceiver, ssrc: int) -> None:
 
 
 async def send_receiver_rtcp(receiver: RTCRtpReceiver, packet: Any) -> None:
-    """An RTCP packet object, or its bytes, on the receiver's transport."""
-    await receiver._send_rtcp(packet)
+    """An RTCP packet object, or its bytes, on the receiver's transport: at once when the
+    link is a plain UDP pair (`send_rtcp_now`), else through aiortc."""
+    await _send_rtcp(receiver.transport, bytes(packet))
 
 
-async def send_pli(receiver: RTCRtpReceiver, media_ssrc: int) -> None:
-    await receiver._send_rtcp_pli(media_ssrc)
-
-
-async def send_nack(receiver: RTCRtpReceiver, media_ssrc: int, lost: list[int]) -> None:
-    await receiver._send_rtcp_nack(media_ssrc, lost)
+async def _send_rtcp(dtls: RTCDtlsTransport, data: bytes) -> None:
+    if not send_rtcp_now(dtls, data):
+        with contextlib.suppress(ConnectionError):  # as aiortc's: a closed link drops it
+            await dtls._send_rtp(data)
 
 
 # -- the DTLS transport and the sockets under it -------------------------------------
@@ -340,6 +334,28 @@ def dtls_connected(dtls: RTCDtlsTransport) -> bool:
 async def send_rtp(dtls: RTCDtlsTransport, data: bytes) -> None:
     """aiortc's own way out: SRTP (or SRTCP) protect and send, awaiting the transport."""
     await dtls._send_rtp(data)
+
+
+def send_rtcp_now(dtls: RTCDtlsTransport, data: bytes) -> bool:
+    """Send (compound) RTCP synchronously: SRTCP protect and `sendto` on the nominated
+    UDP pair, counted in aiortc's statistics. False, and nothing sent, when the link is
+    not up, goes through TURN or the socket is congested: the caller then takes aiortc's
+    path (five coroutine frames per packet, which the feedback paid before)."""
+    pair = dtls.transport._connection._nominated.get(1)
+    if pair is None or dtls._state is not DtlsState.CONNECTED:
+        return False
+    protocol = pair.protocol
+    udp = getattr(protocol, "transport", None)
+    if type(protocol) is not StunProtocol or udp is None:
+        return False
+    if udp.is_closing() or udp.get_write_buffer_size():
+        return False
+    protected = dtls._tx_srtp.protect_rtcp(data)
+    udp.sendto(protected, pair.remote_addr)
+    d: Any = dtls
+    d._RTCDtlsTransport__tx_bytes += len(protected)
+    d._RTCDtlsTransport__tx_packets += 1
+    return True
 
 
 def direct_send(dtls: RTCDtlsTransport, udp: Any, addr: Any) -> Callable[[bytes], None]:
@@ -392,7 +408,8 @@ def srtp_direct(session: pylibsrtp.Session, protect: bool) -> Callable[[bytes], 
 
 
 async def send_sender_rtcp(sender: RTCRtpSender, packets: list[Any]) -> None:
-    await sender._send_rtcp(packets)
+    """One compound RTCP packet on the sender's transport, at once where it can go so."""
+    await _send_rtcp(sender.transport, b"".join(bytes(p) for p in packets))
 
 
 def note_sender_report(sender: RTCRtpSender, lsr: int, at: float) -> None:

@@ -302,7 +302,11 @@ class SlotSender:
             header = HEADER.pack(first, rtx_pt, self._rtx_seq, timestamp, rtx_ssrc)
             payload = seq.to_bytes(2, "big") + payload
             self._rtx_seq = (self._rtx_seq + 1) & 0xFFFF
-        await seam.send_rtp(self._sender.transport, header + ext + payload)
+        route = self._route() if self._route_send is not None else None  # a frame went so
+        if route is not None:
+            route(header + ext + payload)
+        else:
+            await seam.send_rtp(self._sender.transport, header + ext + payload)
 
     @property
     def packets_sent(self) -> int:
