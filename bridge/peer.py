@@ -53,8 +53,9 @@ PUBLISHED: tuple[tuple[TrackSource, TrackKind], ...] = (
     ("screen", "video"),
 )
 CODEC_OF: dict[TrackKind, tuple[str, int]] = {"audio": ("opus", 48000), "video": ("VP8", 90000)}
-# How often transport-wide feedback goes back while packets arrive (libwebrtc: 50-250 ms).
-TRANSPORT_FEEDBACK_INTERVAL = 0.1
+# How often transport-wide feedback goes back while packets arrive (libwebrtc: 50-250 ms,
+# Janus: 200 ms).
+TRANSPORT_FEEDBACK_INTERVAL = 0.2
 
 
 @dataclass(frozen=True, slots=True)

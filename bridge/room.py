@@ -207,6 +207,7 @@ class Room:
         self._frame_subscribers: list[FrameSubscriber] = []
         self._inbox: asyncio.Queue[tuple[Command, asyncio.Future[Any] | None]] = asyncio.Queue()
         self._tick_pending = False
+        self._fed: tuple[object, ...] = ()  # `_feed_key()` at the last `_reapply`
         self._tasks: list[asyncio.Task[None]] = []
         self._closers: set[asyncio.Task[None]] = set()
         self._stopped = False
@@ -663,7 +664,10 @@ class Room:
             self._broadcast({"type": "speaker", "participant_id": dominant})
             self._emit("speaker", dominant)
         self._expire()
-        self._reapply()
+        # Most ticks change nothing (the same speakers, the same peers): then every slot
+        # already has what the policy would give it, and the pass over them is skipped.
+        if self._feed_key() != self._fed:
+            self._reapply()
 
     def _expire(self) -> None:
         deadline = time.monotonic() - self._config.grace_period
@@ -694,8 +698,19 @@ class Room:
             screens=self.screens,
         )
 
+    def _feed_key(self) -> tuple[object, ...]:
+        """What `_reapply`'s result depends on: the policy's view, and each participant's
+        peer connection and its state (the tracks a slot is fed from)."""
+        peers = tuple(
+            (p.id, id(p.peer), None if p.peer is None else p.peer.state)
+            for p in self.participants.values()
+        )
+        return (self._view(), peers)
+
     def _reapply(self) -> None:
-        view = self._view()
+        self._fed = self._feed_key()
+        view = self._fed[0]
+        assert isinstance(view, RoomView)
         members = {m.participant_id: m for m in view.members}
         for participant in self.participants.values():
             if participant.peer is None or participant.peer.state == "closed":
