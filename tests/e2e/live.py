@@ -20,6 +20,7 @@ from sessions.db import DatabaseConfig, create_engine, session_factory, transact
 from sessions.seed import seed_demo
 from tests.support import DEMO_PASSWORD, make_due_at
 from web.app import create_app
+from web.chromium import CHROMIUM, CHROMIUM_ARGS, MEDIA_ARGS
 from web.config import Config
 from web.keys import Clock
 
@@ -86,26 +87,6 @@ class LiveServer:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(timeout=START_TIMEOUT)
         self.loop.close()
-
-
-CHROMIUM = "/usr/bin/chromium"  # Debian's: the tests never download a browser
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    # Without these Chromium tries the network at start; this machine reaches none.
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-MEDIA_ARGS = [
-    "--use-fake-ui-for-media-stream",
-    # The switch is ...-media-stream: "...-media-capture" does not exist and leaves the
-    # page with no camera and no microphone at all (NotFoundError).
-    "--use-fake-device-for-media-stream",
-    "--autoplay-policy=no-user-gesture-required",
-]
 
 
 @contextlib.contextmanager

@@ -26,6 +26,7 @@ from typing import Any
 
 from web.bench_echo import pages, servers
 from web.bench_echo.report import Side, lines, summary
+from web.chromium import CHROMIUM
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,8 +89,8 @@ def _janus_side(root: Path, opts: Options, timing: pages.Timing) -> tuple[Side, 
 def run_echo_bench(opts: Options) -> dict[str, Any]:
     """Run both sides; print the report (with `opts.json`, its last line is one JSON object)
     and return that object."""
-    if not os.access(pages.CHROMIUM, os.X_OK):
-        raise ValueError(f"thiếu {pages.CHROMIUM}: `make bench` cài Chromium và Janus của Debian")
+    if not os.access(CHROMIUM, os.X_OK):
+        raise ValueError(f"thiếu {CHROMIUM}: `make bench` cài Chromium và Janus của Debian")
     previous = signal.signal(signal.SIGTERM, _sigterm)
     busy = os.getloadavg()[0]  # before our own processes add to it
     timing = pages.Timing(opts.warmup, opts.duration)

@@ -16,21 +16,12 @@ from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
 from web.bench_echo.report import PageFigures, Side, page_figures
 from web.bench_echo.servers import Running, Seat
+from web.chromium import CHROMIUM, MEDIA_ARGS
+from web.chromium import CHROMIUM_ARGS as BASE_ARGS
 
-CHROMIUM = "/usr/bin/chromium"  # Debian's, as the end-to-end tests drive (tests/e2e/live.py)
 CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    # The machine reaches no network: without these Chromium tries it at start.
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-    # The e2e tests' media switches: a fake camera (640×480) and microphone, no prompt.
-    "--use-fake-ui-for-media-stream",
-    "--use-fake-device-for-media-stream",
-    "--autoplay-policy=no-user-gesture-required",
+    *BASE_ARGS,
+    *MEDIA_ARGS,
     # ICE on loopback (Janus offers 127.0.0.1 only), and no mDNS names for host candidates.
     "--allow-loopback-in-peer-connection",
     "--disable-features=WebRtcHideLocalIpsWithMdns",
