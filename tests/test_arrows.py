@@ -1,0 +1,100 @@
+"""DESIGN.md's arrows hold in the source (tests/arrowkit.py), and the check catches each kind
+of break in a small synthetic tree, so that it can fail."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.arrowkit import PACKAGES, check, imports_of, sources
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def tree(root: Path, files: dict[str, str]) -> Path:
+    """A tree with the five packages (empty) and `files` (path: source) written in."""
+    for package in PACKAGES:
+        (root / package).mkdir(parents=True, exist_ok=True)
+        (root / package / "__init__.py").touch()
+    for rel, source in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(source, encoding="utf-8")
+    return root
+
+
+def test_the_source_keeps_the_arrows() -> None:
+    seen = {(i.importer, i.target) for f in sources(REPO, PACKAGES) for i in imports_of(REPO, f)}
+    assert ("scheduling.board", "sessions.models") in seen  # the scan reads the real tree
+    breaks = check(REPO)
+    assert not breaks, "\n".join(breaks)
+
+
+@pytest.mark.parametrize(
+    ("path", "source", "expected"),
+    [
+        (
+            "scheduling/plan.py",
+            "from recording import Storage\n",
+            "scheduling/plan.py:1: scheduling → recording (import recording) breaks an arrow: "
+            "scheduling may use only sessions",
+        ),
+        ("scheduling/plan.py", "import web.app\n", "scheduling/plan.py:1: scheduling → web"),
+        (
+            "recording/store.py",
+            "def run() -> None:\n    from web.keys import DB\n",
+            "recording/store.py:2: recording → web (import web.keys)",
+        ),
+        (
+            "recording/store.py",
+            "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from scheduling import x\n",
+            "recording/store.py:3: recording → scheduling",
+        ),
+        (
+            "bridge/room.py",
+            "import os\nfrom sessions.models import Account\n",
+            "bridge/room.py:2: bridge → sessions (import sessions.models) breaks an arrow: "
+            "bridge may use only nothing of ours",
+        ),
+        ("bridge/sub/deep.py", "class A:\n    def f(self) -> None:\n        import web\n", ":3:"),
+        ("sessions/models.py", "import bridge.contracts\n", "sessions → bridge"),
+        ("sessions/models.py", "from recording import manifest\n", "sessions → recording"),
+    ],
+)
+def test_a_back_import_is_named_with_its_place(
+    tmp_path: Path, path: str, source: str, expected: str
+) -> None:
+    breaks = check(tree(tmp_path, {path: source}))
+    assert len(breaks) == 1, breaks
+    assert expected in breaks[0]
+
+
+def test_what_the_arrows_allow_passes(tmp_path: Path) -> None:
+    root = tree(
+        tmp_path,
+        {
+            "web/app.py": "import bridge\nimport recording\nimport scheduling\nimport sessions\n",
+            "scheduling/plan.py": "from sessions import models\nfrom . import plan\n",
+            "recording/store.py": "import sessions.db\nfrom bridge import x\n",
+            "bridge/room.py": "import asyncio\nfrom bridge import config\n",
+            "sessions/models.py": "import sqlalchemy\nfrom .db import x\n",
+        },
+    )
+    assert check(root) == []
+
+
+def test_a_relative_import_is_resolved(tmp_path: Path) -> None:
+    """`from ..x import y` two levels up in scheduling/a/b.py is scheduling.x: allowed; the
+    same form reaching web from a sub-package of recording is not."""
+    root = tree(
+        tmp_path,
+        {
+            "scheduling/a/__init__.py": "",
+            "scheduling/a/b.py": "from ..plan import y\n",
+            "recording/a/__init__.py": "from ... import web\n",
+        },
+    )
+    assert check(root) == [
+        "recording/a/__init__.py:1: recording → web (import web) breaks an arrow: "
+        "recording may use only bridge, sessions"
+    ]
