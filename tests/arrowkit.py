@@ -1,4 +1,5 @@
-"""DESIGN.md's arrows, read off the source: which package may import which.
+"""DESIGN.md's arrows, read off the source: which package may import which, and no import
+cycle inside a package.
 
 Every import counts: at module level, inside a function, under `if TYPE_CHECKING:`, in the
 `import a.b` and `from a import b` forms, relative or absolute. `check(root)` returns one
@@ -8,6 +9,7 @@ line per broken rule, `path:line: what (the rule)`, so that a failure says where
 from __future__ import annotations
 
 import ast
+import itertools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,7 +105,78 @@ def arrow_breaks(imports: Iterable[Import]) -> Iterator[str]:
         )
 
 
+def cycle_breaks(imports: Iterable[Import]) -> Iterator[str]:
+    """Import cycles among the modules of one package (sub-packages included)."""
+    edges: dict[str, dict[str, Import]] = {}
+    for imp in imports:
+        if _top(imp.importer) == _top(imp.target) and imp.importer != imp.target:
+            edges.setdefault(imp.importer, {}).setdefault(imp.target, imp)
+    for component in _strong_components(edges):
+        cycle = _cycle_in(component, edges)
+        steps = " → ".join(cycle)
+        lines = ", ".join(
+            f"{edges[a][b].path}:{edges[a][b].line}" for a, b in itertools.pairwise(cycle)
+        )
+        others = (
+            ""
+            if len(component) == len(cycle) - 1
+            else f" (in a cycle together: {', '.join(component)})"
+        )
+        yield f"{lines}: import cycle {steps}{others}: modules of one package import one way"
+
+
+def _strong_components(edges: dict[str, dict[str, Import]]) -> list[list[str]]:
+    """Tarjan's strongly connected components with more than one module."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(edges.get(v, {})):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component: list[str] = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for v in sorted(edges):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def _cycle_in(component: list[str], edges: dict[str, dict[str, Import]]) -> list[str]:
+    """One cycle through the component's first module, shortest first (breadth-first)."""
+    start, members = component[0], set(component)
+    paths = {start: [start]}
+    queue = [start]
+    while queue:
+        v = queue.pop(0)
+        for w in sorted(edges.get(v, {})):
+            if w == start:
+                return [*paths[v], start]
+            if w in members and w not in paths:
+                paths[w] = [*paths[v], w]
+                queue.append(w)
+    return [*component, start]  # not reached: a component has a cycle through every member
+
+
 def check(root: Path) -> list[str]:
     """Every broken rule in the tree at `root`."""
     package_imports = [i for rel in sources(root, PACKAGES) for i in imports_of(root, rel)]
-    return list(arrow_breaks(package_imports))
+    return [*arrow_breaks(package_imports), *cycle_breaks(package_imports)]

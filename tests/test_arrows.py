@@ -98,3 +98,64 @@ def test_a_relative_import_is_resolved(tmp_path: Path) -> None:
         "recording/a/__init__.py:1: recording → web (import web) breaks an arrow: "
         "recording may use only bridge, sessions"
     ]
+
+
+def test_an_import_cycle_inside_a_package_is_refused(tmp_path: Path) -> None:
+    """The cycle recording/storage.py had: the backends imported storage's types while storage
+    built the backends (inside a function, which still counts)."""
+    root = tree(
+        tmp_path,
+        {
+            "recording/storage.py": "def open_storage() -> None:\n    from . import file_store\n",
+            "recording/file_store.py": "from recording.storage import ObjectInfo\n",
+        },
+    )
+    assert check(root) == [
+        "recording/file_store.py:1, recording/storage.py:2: import cycle "
+        "recording.file_store → recording.storage → recording.file_store: "
+        "modules of one package import one way"
+    ]
+
+
+def test_a_longer_cycle_names_every_module_in_it(tmp_path: Path) -> None:
+    root = tree(
+        tmp_path,
+        {
+            "web/pages/__init__.py": "",
+            "web/pages/a.py": "from web.pages import b\n",
+            "web/pages/b.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
+            "    from web.pages.c import x\n",
+            "web/pages/c.py": "import web.pages.a\nfrom web.pages import b\n",
+        },
+    )
+    (only,) = check(root)
+    assert only.startswith("web/pages/a.py:1, web/pages/b.py:3, web/pages/c.py:1: ")
+    assert "web.pages.a → web.pages.b → web.pages.c → web.pages.a" in only
+    assert "(in a cycle together: web.pages.a, web.pages.b, web.pages.c)" not in only
+
+
+def test_one_way_imports_inside_a_package_pass(tmp_path: Path) -> None:
+    root = tree(
+        tmp_path,
+        {
+            "recording/backend.py": "SHA256_META = 'sha256'\n",
+            "recording/file_store.py": "from recording.backend import SHA256_META\n",
+            "recording/storage.py": "from recording import backend, file_store\n",
+            "recording/__init__.py": "from recording.storage import x\n",
+        },
+    )
+    assert check(root) == []
+
+
+def test_a_cycle_reports_the_modules_caught_with_it(tmp_path: Path) -> None:
+    root = tree(
+        tmp_path,
+        {
+            "sessions/a.py": "from sessions import b\n",
+            "sessions/b.py": "from sessions import a, c\n",
+            "sessions/c.py": "from sessions.b import y\n",
+        },
+    )
+    (only,) = check(root)
+    assert "import cycle sessions.a → sessions.b → sessions.a" in only
+    assert "(in a cycle together: sessions.a, sessions.b, sessions.c)" in only
