@@ -12,11 +12,17 @@ from tests.arrowkit import PACKAGES, check, imports_of, sources
 REPO = Path(__file__).resolve().parent.parent
 
 
+FACE = '__all__ = ["Bridge", "BridgeConfig", "EncodedFrame", "RoomTap"]\n'
+
+
 def tree(root: Path, files: dict[str, str]) -> Path:
-    """A tree with the five packages (empty) and `files` (path: source) written in."""
+    """A tree with the five packages (empty, but for a small bridge face and a bridge.room
+    module) and `files` (path: source) written in."""
     for package in PACKAGES:
         (root / package).mkdir(parents=True, exist_ok=True)
         (root / package / "__init__.py").touch()
+    (root / "bridge" / "__init__.py").write_text(FACE, encoding="utf-8")
+    (root / "bridge" / "room.py").touch()
     for rel, source in files.items():
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_text(source, encoding="utf-8")
@@ -57,7 +63,7 @@ def test_the_source_keeps_the_arrows() -> None:
             "bridge may use only nothing of ours",
         ),
         ("bridge/sub/deep.py", "class A:\n    def f(self) -> None:\n        import web\n", ":3:"),
-        ("sessions/models.py", "import bridge.contracts\n", "sessions → bridge"),
+        ("sessions/models.py", "from bridge import Bridge\n", "sessions → bridge"),
         ("sessions/models.py", "from recording import manifest\n", "sessions → recording"),
     ],
 )
@@ -73,9 +79,9 @@ def test_what_the_arrows_allow_passes(tmp_path: Path) -> None:
     root = tree(
         tmp_path,
         {
-            "web/app.py": "import bridge\nimport recording\nimport scheduling\nimport sessions\n",
+            "web/app.py": "from bridge import Bridge\nimport recording, scheduling, sessions\n",
             "scheduling/plan.py": "from sessions import models\nfrom . import plan\n",
-            "recording/store.py": "import sessions.db\nfrom bridge import x\n",
+            "recording/store.py": "import sessions.db\nfrom bridge import EncodedFrame\n",
             "bridge/room.py": "import asyncio\nfrom bridge import config\n",
             "sessions/models.py": "import sqlalchemy\nfrom .db import x\n",
         },
@@ -159,3 +165,66 @@ def test_a_cycle_reports_the_modules_caught_with_it(tmp_path: Path) -> None:
     (only,) = check(root)
     assert "import cycle sessions.a → sessions.b → sessions.a" in only
     assert "(in a cycle together: sessions.a, sessions.b, sessions.c)" in only
+
+
+@pytest.mark.parametrize(
+    ("path", "source", "expected"),
+    [
+        (
+            "web/live.py",
+            "from bridge.room import Room\n",
+            "web/live.py:1: import bridge.room reaches into the bridge: use its public face, "
+            "`from bridge import …` (bridge/__init__.py __all__)",
+        ),
+        ("web/live.py", "import bridge.service\n", "import bridge.service reaches into"),
+        ("web/live.py", "from bridge import room\n", "import bridge.room reaches into"),
+        ("web/live.py", "import bridge\n", "`import bridge` with no name"),
+        (
+            "web/live.py",
+            "x = 1\nfrom bridge import Secret\n",
+            "web/live.py:2: bridge.Secret is not in the bridge's public face",
+        ),
+        (
+            "recording/service.py",
+            "from bridge import Bridge\n",
+            "recording/service.py:1: recording may use only the bridge's tap interface",
+        ),
+        ("tests/web/test_live.py", "from bridge.room import Room\n", "reaches into the bridge"),
+        ("web/live.py", "from bridge.bench import run_bench\n", "reaches into the bridge"),
+        ("web/cli.py", "from bridge.bench.load import Plan\n", "reaches into the bridge"),
+        (
+            "bridge/room.py",
+            "def f() -> None:\n    from bridge.bench import x\n",
+            "bridge/room.py:2: bridge.room → bridge.bench: the bridge does not use its benchmark",
+        ),
+        (
+            "web/live.py",
+            "def empty(room: object) -> bool:\n    return not room.participants\n",
+            "web/live.py:2: .participants is the bridge's inside",
+        ),
+        ("recording/service.py", "async def f(p):\n    await p.peer.pc.close()\n", ".pc is"),
+        ("tests/web/test_live.py", "assert room._rooms == {}\n", "._rooms is the bridge's inside"),
+    ],
+)
+def test_going_past_the_bridge_face_is_named(
+    tmp_path: Path, path: str, source: str, expected: str
+) -> None:
+    breaks = check(tree(tmp_path, {path: source}))
+    assert breaks and expected in breaks[0], breaks
+
+
+def test_the_face_the_bridge_its_benchmark_and_its_tests_may_use(tmp_path: Path) -> None:
+    root = tree(
+        tmp_path,
+        {
+            "web/cli.py": "def bench() -> None:\n    from bridge.bench import run_bench\n",
+            "web/live.py": "from bridge import Bridge, BridgeConfig\nn = len(app.rooms)\n",
+            "recording/service.py": "from bridge import EncodedFrame, RoomTap\n",
+            "bridge/bench/__init__.py": "from bridge.bench.load import x\n",
+            "bridge/bench/load.py": "from bridge.room import Room\nfrom bridge import room\n",
+            "bridge/service.py": "from bridge.room import Room\nn = len(room.participants)\n",
+            "tests/bridge/test_room.py": "from bridge.room import Room\nassert not r.participants\n",
+            "tests/recording/test_tap.py": "from bridge import EncodedFrame\n",
+        },
+    )
+    assert check(root) == []

@@ -23,10 +23,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bridge.contracts import TrackInfo
-from bridge.errors import BridgeError
-from bridge.room import Room
-from bridge.service import Bridge
+from bridge import Bridge, BridgeError, RoomTap, TrackInfo
 from recording import (
     RecordedFile,
     RecordingConfig,
@@ -66,7 +63,7 @@ SOURCE_LABELS = {
 # -- the service ------------------------------------------------------------------------
 
 
-def _ask_keyframe(room: Room, track: TrackInfo) -> None:
+def _ask_keyframe(room: RoomTap, track: TrackInfo) -> None:
     """A recorder fell behind (or began mid-stream) on a video track: its publisher is asked
     for a key frame, so the recording goes on with a picture a decoder can use."""
     room.request_keyframe(track.track_id)
@@ -79,7 +76,7 @@ class Run:
     session_id: int
     run_key: str
     recorder: SessionRecorder
-    room: Room
+    room: RoomTap
 
 
 @dataclass(frozen=True, slots=True)
