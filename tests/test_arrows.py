@@ -225,6 +225,7 @@ def test_the_face_the_bridge_its_benchmark_and_its_tests_may_use(tmp_path: Path)
             "bridge/service.py": "from bridge.room import Room\nn = len(room.participants)\n",
             "tests/bridge/test_room.py": "from bridge.room import Room\nassert not r.participants\n",
             "tests/recording/test_tap.py": "from bridge import EncodedFrame\n",
+            "recording/rooms.py": "class Rooms:\n    def f(self) -> None:\n        self._rooms = {}\n",
         },
     )
     assert check(root) == []

@@ -121,7 +121,7 @@ def readiness_participant_id(account_id: int) -> str:
 
 
 class RecordingControl(Protocol):
-    """What the live path tells the recording service (`web/recordings.py`); must not block."""
+    """What the live path tells the recording service (recording/service/); must not block."""
 
     def recording_changed(
         self, session_id: int, active: bool, account_id: int | None, reason: str | None
