@@ -1,10 +1,11 @@
 """The contracts the bridge offers and needs, and nothing else.
 
 `web/` implements `Authorizer` and `EventSink` at start-up; `recording/` implements
-`FrameSubscriber` to receive the encoded frames of a published track; the bridge offers
-`MeasurementSource`, what it measured of a participant's media (a readiness check's basis), and
-`StatsSource`, the figures an operator watches. This module imports
-nothing of ours, so every other package may depend on it.
+`FrameSubscriber` to receive the encoded frames of a published track from a room's `RoomTap`;
+the bridge offers `MeasurementSource`, what it measured of a participant's media (a readiness
+check's basis), and `StatsSource`, the figures an operator watches. This module imports
+nothing of ours, so every other package may depend on it (through the face,
+`bridge/__init__.py`).
 """
 
 from __future__ import annotations
@@ -54,6 +55,35 @@ class FrameSubscriber(Protocol):
     def on_frame(self, track: TrackInfo, frame: EncodedFrame) -> None: ...
 
     def on_track_ended(self, track: TrackInfo) -> None: ...
+
+
+class RoomTap(Protocol):
+    """What a recorder uses of a room (`Bridge.room` and `Bridge.open_room` return rooms that
+    are one): every published track's encoded frames, a key frame on demand, and the room's
+    recording flag, which the chair's control and `web/` turn on and off."""
+
+    @property
+    def recording(self) -> bool: ...
+
+    def add_frame_subscriber(self, subscriber: FrameSubscriber) -> None:
+        """Deliver the frames of every track published in the room, now and later."""
+        ...
+
+    def remove_frame_subscriber(self, subscriber: FrameSubscriber) -> None: ...
+
+    def request_keyframes(self) -> None:
+        """Ask every video publisher for a key frame (rate-limited per track)."""
+        ...
+
+    def request_keyframe(self, track_id: str) -> bool:
+        """Ask one track's publisher for a key frame; False when it is not published here."""
+        ...
+
+    async def set_recording(
+        self, active: bool, reason: str | None = None, by: str | None = None
+    ) -> None:
+        """Turn the flag on or off, telling everyone (raises BridgeError once closed)."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)

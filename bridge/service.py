@@ -6,7 +6,8 @@ bridge = Bridge(config, authorizer, event_sink)
 conn = bridge.connect(room_id, principal, transport)   # per WebSocket
 await conn.handle(json.loads(text))                     # per message
 await conn.closed()                                     # when the socket closes
-bridge.open_room(room_id).add_frame_subscriber(recorder)
+bridge.open_room(room_id).add_frame_subscriber(recorder)   # a room is a RoomTap
+await bridge.close_room_if_empty(room_id)                 # a test room nobody is in
 bridge.measurement(room_id, participant_id)            # what the bridge measured of one
 bridge.start()                                          # its event-loop lag probe
 bridge.stats()                                          # every room's counters (/metrics)
@@ -105,6 +106,15 @@ class Bridge:
         room = self._rooms.pop(room_id, None)
         if room is not None:
             await room.stop()
+
+    async def close_room_if_empty(self, room_id: str) -> bool:
+        """End the room if nobody is in it (a readiness test room its last tester left);
+        True when it was closed. No await between the check and the removal."""
+        room = self._rooms.get(room_id)
+        if room is None or room.participants:
+            return False
+        await self.close_room(room_id)
+        return True
 
     async def stop(self) -> None:
         self._lag.stop()

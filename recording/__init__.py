@@ -7,6 +7,7 @@ run `recover_spool(config, storage)` once before recording; record each track wi
 (or one case's range) into one MP4 by submitting an `ExportSpec` to an `ExportQueue`.
 """
 
+from recording.backend import ObjectInfo
 from recording.config import RecordingConfig
 from recording.errors import (
     IntegrityError,
@@ -48,7 +49,7 @@ from recording.recorder import (
     store_recording,
 )
 from recording.recovery import RecoveryReport, recover_spool
-from recording.storage import ObjectInfo, Storage, StorageHooks, StoredObject, open_storage
+from recording.storage import Storage, StorageHooks, StoredObject, open_storage
 
 __all__ = [
     "AgendaCase",

@@ -31,7 +31,7 @@ from typing import Any, TextIO
 
 import av
 
-from bridge.contracts import EncodedFrame, TrackInfo
+from bridge import EncodedFrame, TrackInfo
 from recording.config import MiB, RecordingConfig
 from recording.export import ExportConfig, ExportSpec, ExportTrack, FloorChange, render_export
 from recording.recorder import TrackRecorder

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from bridge.contracts import TrackKind, TrackSource
+from bridge import TrackKind, TrackSource
 from recording.errors import RecordingError
 from recording.fsutil import fsync_dir
 from recording.recorder import RecordedFile

@@ -15,11 +15,11 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+from recording.backend import ObjectInfo, PartHook
 from recording.config import setting_name
 from recording.errors import IntegrityError, ObjectExistsError, StorageConfigError
 from recording.fsutil import CHUNK, atomic_write_bytes, fsync_dir
 from recording.journal import UploadJournal
-from recording.storage import ObjectInfo, PartHook
 
 DIGEST_SUFFIX = ".sha256"
 

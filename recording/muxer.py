@@ -20,7 +20,7 @@ import av
 import av.container
 import av.stream
 
-from bridge.contracts import EncodedFrame, TrackInfo
+from bridge import EncodedFrame, TrackInfo
 
 
 class SpoolFile(Protocol):

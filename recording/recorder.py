@@ -29,7 +29,7 @@ from typing import Any, Literal
 
 import av.error
 
-from bridge.contracts import EncodedFrame, TrackInfo
+from bridge import EncodedFrame, TrackInfo
 from recording.config import RecordingConfig
 from recording.fsutil import atomic_write_bytes, fsync_dir, sha256_file
 from recording.manifest import ManifestFile, iso_utc

@@ -22,6 +22,7 @@ import boto3  # type: ignore[import-untyped,unused-ignore]
 import botocore.config  # type: ignore[import-untyped,unused-ignore]
 import botocore.exceptions  # type: ignore[import-untyped,unused-ignore]
 
+from recording.backend import SHA256_META, ObjectInfo, PartHook
 from recording.config import RecordingConfig, setting_name
 from recording.errors import (
     IntegrityError,
@@ -31,7 +32,6 @@ from recording.errors import (
     StoreUnavailable,
 )
 from recording.journal import PartRecord, UploadJournal
-from recording.storage import SHA256_META, ObjectInfo, PartHook
 
 T = TypeVar("T")
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")

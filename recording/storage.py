@@ -14,13 +14,14 @@ import logging
 import os
 import re
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import TypeVar
 from urllib.parse import urlsplit
 
+from recording.backend import ObjectInfo, PartHook, RetryHook, StorageBackend
 from recording.config import RecordingConfig, setting_name
 from recording.errors import (
     IntegrityError,
@@ -33,19 +34,8 @@ from recording.errors import (
 from recording.fsutil import sha256_chunks, sha256_file
 from recording.journal import UploadJournal, list_journals
 
-SHA256_META = "sha256"
 T = TypeVar("T")
 _KEY_RE = re.compile(r"^[A-Za-z0-9._\-]+(/[A-Za-z0-9._\-]+)*$")
-
-
-@dataclass(frozen=True, slots=True)
-class ObjectInfo:
-    """What the store says about one object."""
-
-    key: str
-    size: int
-    sha256: str | None  # from the object's metadata
-    retain_until: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,10 +49,6 @@ class StoredObject:
     retain_until: datetime | None = None
 
 
-PartHook = Callable[[str, int], None]
-RetryHook = Callable[[str, int, Exception], None]
-
-
 @dataclass(frozen=True, slots=True)
 class StorageHooks:
     """Observation points, for metrics and for fault tests.
@@ -73,24 +59,6 @@ class StorageHooks:
 
     on_part: PartHook | None = None
     on_retry: RetryHook | None = None
-
-
-class StorageBackend(Protocol):
-    """Blocking operations of one kind of store; keys are relative to its root/prefix."""
-
-    def url_for(self, key: str) -> str: ...
-
-    def check(self) -> None: ...
-
-    def head(self, key: str) -> ObjectInfo | None: ...
-
-    def upload(self, journal: UploadJournal, on_part: PartHook | None) -> None:
-        """Store `journal.source` under `journal.key`, hashing what it sends; raise
-        ObjectExistsError if a finalized object is there, IntegrityError if the local file
-        does not hash to `journal.sha256`, StoreUnavailable on a transient failure."""
-        ...
-
-    def read_chunks(self, key: str) -> Iterator[bytes]: ...
 
 
 @dataclass(frozen=True, slots=True)

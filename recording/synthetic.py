@@ -17,7 +17,7 @@ from typing import Any
 
 import av
 
-from bridge.contracts import EncodedFrame
+from bridge import EncodedFrame
 
 VIDEO_CLOCK = 90_000
 AUDIO_CLOCK = 48_000

@@ -1,9 +1,9 @@
 """Recording records, manifests and their attachment to case files.
 
-`web/recordings.py` records and stores the files; this module keeps what the database must
-know of them: one `RecordingRecord` per track file, one `RecordingManifest` per recording run
-(its hash too), and a `RecordingAttachment` per case heard in a file, with the time range
-computed from the session's `agenda` events. Functions take a session and never commit.
+The recording service (recording/service/) records and stores the files; this module keeps
+what the database must know of them: one `RecordingRecord` per track file, one
+`RecordingManifest` per recording run (its hash too), and a `RecordingAttachment` per case
+heard in a file, with the time range computed from the session's `agenda` events. Functions take a session and never commit.
 """
 
 from __future__ import annotations

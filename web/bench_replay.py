@@ -40,7 +40,7 @@ import av
 from aiohttp import web
 from sqlalchemy import select
 
-from bridge.eventloop import new_event_loop
+from bridge import new_event_loop
 from sessions.db import DatabaseConfig, create_engine, session_factory, transaction, upgrade
 from sessions.models import (
     Account,

@@ -41,7 +41,7 @@ async def _with_db(config: Config, work: Callable[[Any], Coroutine[Any, Any, int
 
 
 def cmd_serve(config: Config, args: argparse.Namespace) -> int:
-    from bridge.eventloop import new_event_loop
+    from bridge import new_event_loop
     from web.app import create_app
 
     upgrade(config.database.url)

@@ -13,8 +13,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bridge.config import BridgeConfig, IceServer
-from bridge.eventloop import EVENT_LOOPS, EventLoopKind
+from bridge import EVENT_LOOPS, BridgeConfig, EventLoopKind, IceServer
 from recording.config import MiB, RecordingConfig, setting_name
 from scheduling.config import DeadlineMode, SchedulingConfig, SmtpConfig
 from sessions.db import DatabaseConfig

@@ -24,7 +24,7 @@ from typing import Any, cast
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bridge.contracts import TrackKind, TrackSource
+from bridge import TrackKind, TrackSource
 from recording import RecordingError, Storage
 from recording.errors import IntegrityError
 from recording.export import (

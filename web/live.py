@@ -19,9 +19,7 @@ from typing import Any, Protocol
 from aiohttp import WSMsgType, web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bridge.config import BridgeConfig
-from bridge.contracts import Admission, BridgeEvent, JoinRefused
-from bridge.service import Bridge
+from bridge import Admission, Bridge, BridgeConfig, BridgeEvent, JoinRefused
 from sessions import audit, live, receptions
 from sessions.access import Perm, Principal
 from sessions.db import transaction
@@ -123,7 +121,7 @@ def readiness_participant_id(account_id: int) -> str:
 
 
 class RecordingControl(Protocol):
-    """What the live path tells the recording service (`web/recordings.py`); must not block."""
+    """What the live path tells the recording service (recording/service/); must not block."""
 
     def recording_changed(
         self, session_id: int, active: bool, account_id: int | None, reason: str | None
@@ -345,10 +343,7 @@ async def readiness_socket(request: web.Request) -> web.StreamResponse:
     try:
         return await _serve_bridge(request, room)
     finally:
-        bridge = request.app[LIVE].bridge
-        test_room = bridge.room(room)
-        if test_room is not None and not test_room.participants:
-            await bridge.close_room(room)  # nobody left testing: free the room
+        await request.app[LIVE].bridge.close_room_if_empty(room)  # nobody left testing
 
 
 async def move_session(request: web.Request, target: SessionState, action: str) -> ReceptionSession:

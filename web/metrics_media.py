@@ -34,7 +34,7 @@ from prometheus_client.core import (
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bridge.contracts import BridgeStats, ParticipantStats, StatsSource
+from bridge import BridgeStats, ParticipantStats, StatsSource
 from recording import TrackRecorderStats
 from recording.journal import list_journals
 from sessions import archive

@@ -7,7 +7,7 @@ and what the browser's receiver reports said of the media sent back.
 
 from __future__ import annotations
 
-from bridge.contracts import InboundMeasure, Measurement, MeasurementSource, ReturnMeasure
+from bridge import InboundMeasure, Measurement, MeasurementSource, ReturnMeasure
 from scheduling.checks import Measured
 from web.live import readiness_participant_id, readiness_room_id
 

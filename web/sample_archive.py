@@ -22,9 +22,10 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bridge.contracts import EncodedFrame, TrackInfo
+from bridge import EncodedFrame, TrackInfo
 from recording import RecordedFile, Storage
 from recording.recorder import TrackRecorder
+from recording.service import RunStore
 from recording.synthetic import tone_frames, video_frames
 from sessions import live
 from sessions.db import create_engine, session_factory, transaction
@@ -42,7 +43,6 @@ from sessions.text import search_key
 from web.config import Config
 from web.live import participant_id, room_id
 from web.recording_checks import open_checked_storage
-from web.recording_store import RunStore
 
 TITLE = "Phiên mẫu đã kết thúc, có bản ghi hình để xem lại"
 RECORDED_S = 120.0

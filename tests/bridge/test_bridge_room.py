@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
+from types import SimpleNamespace
+from typing import Any
 
 from aiortc.rtp import RtpPacket
 
+from bridge.config import BridgeConfig
+from bridge.contracts import TrackInfo
+from bridge.room import Room
+from bridge.service import Bridge
 from tests.bridge.bridgekit import FakeSink, is_run_of, wait_until
-from tests.bridge.conftest import ClientFactory
+from tests.bridge.conftest import ROOM, ClientFactory
 
 
 async def test_join_forwards_the_central_picture_untouched(
@@ -140,3 +146,47 @@ async def test_refused_join_gets_an_error_and_no_media(
     await stranger.send({"type": "stats"})
     await wait_until(lambda: len(stranger.errors()) == 2, "the connection still answers")
     assert stranger.errors()[-1]["code"] == "not-joined"
+
+
+class _Track:
+    def __init__(self, track_id: str) -> None:
+        self.info = TrackInfo(track_id, "session-1", "p", None, "video", "camera", "VP8", 90_000)
+        self.asked = 0
+
+    def request_keyframe(self) -> None:
+        self.asked += 1
+
+
+def test_the_room_asks_the_publisher_of_that_track_only(sink: FakeSink) -> None:
+    """What the recording service calls (`Room.request_keyframe`, a recorder that fell
+    behind) reaches the one track."""
+    room = Room("session-1", BridgeConfig(), sink)
+    cam1, cam2 = _Track("cam-1"), _Track("cam-2")
+    fakes: dict[str, Any] = {
+        "a": SimpleNamespace(peer=SimpleNamespace(published={"camera": cam1})),
+        "b": SimpleNamespace(peer=SimpleNamespace(published={"camera": cam2})),
+        "c": SimpleNamespace(peer=None),
+    }
+    room.participants.update(fakes)
+    assert room.request_keyframe("cam-2") is True
+    assert (cam1.asked, cam2.asked) == (0, 1)
+    assert room.request_keyframe("gone") is False
+
+
+async def test_a_room_is_closed_only_when_nobody_is_in_it(
+    bridge: Bridge, client: ClientFactory
+) -> None:
+    """What web/ does when a readiness tester leaves (`Bridge.close_room_if_empty`)."""
+    assert await bridge.close_room_if_empty("nowhere") is False
+    bridge.open_room("empty")
+    assert await bridge.close_room_if_empty("empty") is True
+    assert bridge.room("empty") is None
+    tester = await client("tester", endpoint=2)
+    assert await bridge.close_room_if_empty(ROOM) is False
+    assert bridge.room(ROOM) is not None
+    await tester.send({"type": "leave"})
+    room = bridge.room(ROOM)
+    assert room is not None
+    await wait_until(lambda: not room.participants, "the tester gone from the room")
+    assert await bridge.close_room_if_empty(ROOM) is True
+    assert bridge.room(ROOM) is None

@@ -15,7 +15,7 @@ from pathlib import Path
 from aiohttp import web
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from bridge.eventloop import new_event_loop
+from bridge import new_event_loop
 from sessions.db import DatabaseConfig, create_engine, session_factory, transaction, upgrade
 from sessions.seed import seed_demo
 from tests.support import DEMO_PASSWORD, make_due_at

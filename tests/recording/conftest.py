@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bridge.contracts import EncodedFrame
+from bridge import EncodedFrame
 from recording.config import RecordingConfig
 from tests.recording.recmedia import opus_frames, vp8_frames
 from tests.recording.recs3 import PART, MotoS3

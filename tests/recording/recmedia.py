@@ -19,7 +19,7 @@ from typing import Any, BinaryIO
 
 import av
 
-from bridge.contracts import EncodedFrame, TrackInfo
+from bridge import EncodedFrame, TrackInfo
 
 T0 = 1_750_000_000.0  # a fixed wall-clock for the first frame
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parents[2]))
 
-from bridge.contracts import EncodedFrame, TrackInfo
+from bridge import EncodedFrame, TrackInfo
 from recording.config import RecordingConfig
 from recording.recorder import TrackRecorder
 from tests.recording.recmedia import T0, audio_track, opus_frames, video_track, vp8_frames

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bridge.contracts import EncodedFrame, TrackInfo
+from bridge import EncodedFrame, TrackInfo
 from recording.config import RecordingConfig
 from recording.export import (
     ExportCancelled,

@@ -16,7 +16,7 @@ from typing import Any
 import av
 import pytest
 
-from bridge.contracts import EncodedFrame, TrackInfo
+from bridge import EncodedFrame, TrackInfo
 from recording.config import RecordingConfig
 from recording.recorder import TrackRecorder
 from tests.recording.recmedia import video_track, wait_until
@@ -104,37 +104,3 @@ async def test_a_recorder_that_falls_behind_resumes_within_two_seconds(
         assert gap < 2.0, f"the recording resumed {gap:.2f} s after the gap"
     else:  # the next periodic key frame is 10 s away: nothing recorded in these 4 s
         assert gap > 4.0, f"without asking, the recording resumed after {gap:.2f} s"
-
-
-class _Track:
-    def __init__(self, track_id: str) -> None:
-        self.info = video_track(track_id)
-        self.asked = 0
-
-    def request_keyframe(self) -> None:
-        self.asked += 1
-
-
-class _Sink:
-    def emit(self, event: Any) -> None:
-        pass
-
-
-def test_the_room_asks_the_publisher_of_that_track_only() -> None:
-    """What the recording service calls (`Room.request_keyframe`) reaches the one track."""
-    from types import SimpleNamespace
-
-    from bridge.config import BridgeConfig
-    from bridge.room import Room
-
-    room = Room("session-1", BridgeConfig(), _Sink())
-    cam1, cam2 = _Track("cam-1"), _Track("cam-2")
-    fakes: dict[str, Any] = {
-        "a": SimpleNamespace(peer=SimpleNamespace(published={"camera": cam1})),
-        "b": SimpleNamespace(peer=SimpleNamespace(published={"camera": cam2})),
-        "c": SimpleNamespace(peer=None),
-    }
-    room.participants.update(fakes)
-    assert room.request_keyframe("cam-2") is True
-    assert (cam1.asked, cam2.asked) == (0, 1)
-    assert room.request_keyframe("gone") is False

@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from bridge.contracts import EncodedFrame
+from bridge import EncodedFrame
 from recording.config import RecordingConfig
 from recording.recorder import TrackRecorder, sidecar_path
 from recording.recovery import recover_spool

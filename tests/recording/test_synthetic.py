@@ -10,7 +10,7 @@ from typing import Any
 import av
 import pytest
 
-from bridge.contracts import TrackInfo
+from bridge import TrackInfo
 from recording.config import RecordingConfig
 from recording.recorder import TrackRecorder
 from recording.synthetic import tone_frames, video_frames

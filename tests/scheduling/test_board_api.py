@@ -11,7 +11,7 @@ import pytest
 from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient
 
-from bridge.contracts import JoinRefused
+from bridge import JoinRefused
 from sessions.access import Principal
 from sessions.models import Endpoint, Role
 from tests.scheduling.checkkit import check_through_bridge

@@ -186,8 +186,8 @@ async def seal(client: TestClient[Any, Any], rec: Recorded) -> None:
     """List the session's stored files in a manifest, as the recording service does after a
     run, so that `tiepdan recording verify` finds everything in order."""
     from recording import build_manifest, store_manifest
+    from recording.service import manifest_entry
     from sessions import recordings as recs
-    from web.recording_store import manifest_entry
 
     db = client.app[DB]
     async with db() as s:

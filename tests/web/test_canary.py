@@ -27,7 +27,7 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bridge.signaling import CLIENT_MESSAGE_TYPES
+from bridge import CLIENT_MESSAGE_TYPES
 from sessions import receptions
 from sessions.accounts import hash_password
 from sessions.db import transaction

@@ -22,9 +22,8 @@ from web.exports import export_views
 from web.http import principal, redirect, requires
 from web.keys import DB
 from web.pages import lookup
-from web.pages.copies import copy_extras
+from web.pages.case_sections import case_extras, copy_extras
 from web.pages.forms import Form, pager, read_form, render
-from web.pages.intake import case_extras
 from web.pages.labels import CASE_KINDS, CASE_STATUSES, MINUTES_STATES
 from web.pages.recorded import REPAIRED, endpoint_label
 from web.recordings import case_attachment_views

@@ -6,86 +6,25 @@ name in the list comes through `sessions.identity` like every other surface."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sessions import audit, copies, identity
-from sessions.access import WITHHELD, Perm
+from sessions import audit, copies
+from sessions.access import Perm
 from sessions.errors import Invalid
-from sessions.models import CaseFile, CopyState, ExportRecord, RecordingCopy
+from sessions.models import CaseFile, CopyState, RecordingCopy
 from web.auth import audit_context
 from web.exports import EXPORTS
 from web.http import principal, requires
 from web.keys import CLOCK, CONFIG
-from web.pages import lookup
+from web.pages.casefiles import case_page
 from web.pages.forms import Form, read_form, save
 from web.validation import parse_date, path_id
 
-COPY_STATES = {
-    CopyState.REQUESTED: "Đã nhận yêu cầu, chờ kiểm tra",
-    CopyState.APPROVED: "Đã kiểm tra, chấp thuận",
-    CopyState.REFUSED: "Không giao: bản sao làm lộ thông tin được bảo vệ",
-    CopyState.HANDED_OVER: "Đã bàn giao",
-}
-
-
-@dataclass(frozen=True, slots=True)
-class CopyRow:
-    copy: RecordingCopy
-    citizen: str | None  # None: withheld
-    session: str
-    state: str
-    export_state: str | None
-    export_url: str | None
-
-
-async def copy_extras(db: AsyncSession, request: web.Request, case_id: int) -> dict[str, Any]:
-    """The section's rows, the sessions a copy may be of and the citizens who may ask."""
-    p = principal(request)
-    if not p.can(Perm.CASES_WRITE):
-        return {"copies": None}
-    rows = await copies.list_copies(db, case_id)
-    ctx = audit_context(request)
-    parties = await copies.party_ids(db, case_id)
-    shown = await identity.identities(
-        db, ctx, [*parties, *(r.citizen_id for r in rows)], surface="case-copies", case_id=case_id
-    )
-    heard = await copies.heard_in(db, case_id)
-    names = {s.id: s.title for s in heard}
-    names |= await lookup.session_titles(db, (r.session_id for r in rows))
-    jobs = {r.export_id: await db.get(ExportRecord, r.export_id) for r in rows if r.export_id}
-    out = []
-    for r in rows:
-        job = jobs.get(r.export_id) if r.export_id else None
-        person = shown.get(r.citizen_id)
-        out.append(
-            CopyRow(
-                r,
-                person.full_name if person is not None else None,
-                names.get(r.session_id, f"Phiên #{r.session_id}"),
-                COPY_STATES[r.state],
-                job.state.value if job is not None else None,
-                f"/api/v1/exports/{job.id}/download" if job is not None else None,
-            )
-        )
-    return {
-        "copies": out,
-        "copy_sessions": [(s.id, s.title) for s in heard],
-        "copy_citizens": [
-            (cid, c.full_name if c is not None else WITHHELD)
-            for cid, c in shown.items()
-            if cid in parties
-        ],
-        "copy_limits": copies.LIMITS,
-    }
-
 
 async def _rerender(request: web.Request, form: Form, status: int) -> web.StreamResponse:
-    from web.pages.casefiles import case_page
-
     return await case_page(request, path_id(request), status, copy_form=form)
 
 

@@ -28,10 +28,11 @@ from web.api.cases import (
     record_revoked,
 )
 from web.auth import audit_context
-from web.documents import MAX_DESCRIPTION, MAX_FILES, page_upload, upload_route
+from web.documents import page_upload, upload_route
 from web.http import principal, requires
-from web.keys import CONFIG, DB
+from web.keys import DB
 from web.pages import lookup
+from web.pages.casefiles import case_page
 from web.pages.forms import Form, read_form, render, save
 from web.pages.labels import CASE_KINDS, CASE_STATUSES, CITIZEN_ROLES, SUBJECT_AREAS
 from web.validation import MAX_ID, ascii_int, path_id, query_text
@@ -324,38 +325,9 @@ async def case_update(request: web.Request) -> web.StreamResponse:
     return await _save_case(request, path_id(request))
 
 
-# The case page's intake parts -------------------------------------------------------------
-
-
-async def case_extras(db: AsyncSession, request: web.Request, case_id: int) -> dict[str, Any]:
-    """What the case page shows of intake: documents (when readable), the upload form's
-    limits, and for a cleared account of a protected case the clearances."""
-    p = principal(request)
-    docs = await documents.list_documents(db, p, case_id)
-    extras: dict[str, Any] = {
-        "documents": docs,
-        "doc_limit_mb": request.app[CONFIG].max_document_bytes // (1024 * 1024),
-        "max_files": MAX_FILES,
-        "max_description": MAX_DESCRIPTION,
-        "may_write": p.can(Perm.CASES_WRITE),
-        "clearances": None,
-        "clearable": [],
-    }
-    case = await cases.get_case_row(db, p, case_id)
-    if identity.is_protected_case(case) and p.clearable and await cases.is_cleared(db, p, case_id):
-        extras["clearances"] = await cases.list_clearances(db, p, case_id)
-        extras["clearable"] = [
-            (a.id, f"{a.full_name} ({a.username})")
-            for a in await cases.clearable_accounts(db, p, case_id)
-        ]
-    return extras
-
-
 @requires(Perm.CASES_WRITE)
 @upload_route
 async def documents_upload(request: web.Request) -> web.StreamResponse:
-    from web.pages.casefiles import case_page
-
     async def rerender(errors: dict[str, str], status: int) -> web.StreamResponse:
         form = Form()
         form.errors.update(errors)
@@ -367,8 +339,6 @@ async def documents_upload(request: web.Request) -> web.StreamResponse:
 
 @requires(Perm.CASES_WRITE)
 async def clearance_grant(request: web.Request) -> web.StreamResponse:
-    from web.pages.casefiles import case_page
-
     case_id, form = path_id(request), await read_form(request)
     account_id = form.integer("account_id", required=True)
 
@@ -386,8 +356,6 @@ async def clearance_grant(request: web.Request) -> web.StreamResponse:
 
 @requires(Perm.CASES_WRITE)
 async def clearance_revoke(request: web.Request) -> web.StreamResponse:
-    from web.pages.casefiles import case_page
-
     case_id, form = path_id(request), await read_form(request)
     account_id = form.integer("account_id", required=True)
 

@@ -2,8 +2,9 @@
 run's hash-chained manifest, and the attachment of the files to the cases heard.
 
 `RunStore` is the recording service's store worker (one job at a time, off the signaling
-path), and is also used on its own where tracks are written without a live room: the sample
-archive (`tiepdan seed-demo --sample-archive`) and the replay benchmark."""
+path, `control.RecordingService`), and is also used on its own where tracks are written
+without a live room: the sample archive (`tiepdan seed-demo --sample-archive`) and the replay
+benchmark."""
 
 from __future__ import annotations
 
