@@ -104,3 +104,28 @@ async def test_a_recorder_that_falls_behind_resumes_within_two_seconds(
         assert gap < 2.0, f"the recording resumed {gap:.2f} s after the gap"
     else:  # the next periodic key frame is 10 s away: nothing recorded in these 4 s
         assert gap > 4.0, f"without asking, the recording resumed after {gap:.2f} s"
+
+
+async def test_a_recorder_started_mid_stream_asks_and_begins_at_once(tmp_path: Path) -> None:
+    """Recording starts while the publisher is between key frames (as when recording is
+    started during a session): the recorder asks, and the file begins with the next
+    frame the publisher makes, decodable, instead of up to 10 s later."""
+    publisher = Publisher()
+    for _ in range(2 * FPS):  # two seconds of the session before recording starts
+        publisher.frame()
+    config = RecordingConfig(spool_dir=tmp_path, queue_frames=30, storage_url="file:///x")
+    track = video_track()
+    recorder = TrackRecorder(track, config, key_prefix="s", on_need_keyframe=publisher.ask)
+    recorder.start()
+    fed = 2 * FPS
+    for _ in range(fed):
+        recorder.on_frame(track, publisher.frame())
+        await wait_until(lambda: recorder.queued == 0, "writer keeps up")
+    result = await recorder.stop()
+    assert recorder.keyframes_asked >= 1
+    assert result is not None and _decodes(result.path) == ""
+    with av.open(str(result.path)) as f:
+        recorded = sum(1 for p in f.demux(f.streams.video[0]) if p.pts is not None)
+    # Only the frame that asked (and any the encoder had in flight) is missing; without
+    # asking, nothing at all would be recorded before the periodic key frame 10 s away.
+    assert recorded >= fed - 2, f"{recorded} of {fed} frames recorded"
