@@ -54,7 +54,8 @@ def tiepdan_opener(server: Running, seats: list[Seat]) -> Opener:
     async def open_page(browser: Browser, i: int) -> tuple[BrowserContext, Page]:
         seat = seats[i]
         context = await browser.new_context(base_url=server.base_url)
-        resp = await context.request.post(
+        api = context.request  # the browser's own HTTP client, not a handler's request
+        resp = await api.post(
             "/api/v1/auth/login", data={"username": seat.username, "password": seat.password}
         )
         if not resp.ok:
