@@ -1,9 +1,14 @@
 """The load process: synthetic participants that publish replayed VP8 and Opus and count,
 per receive slot, the complete frames that arrive (nothing is decoded here either).
 
-It joins everyone, waits until every slot the topology feeds has shown a frame, asks the
-server to `mark` the start of the measurement window, waits `duration` seconds, marks its
-end, and returns both marks with its own counts of frames sent and received.
+It joins everyone, waits until every slot the topology feeds has shown a frame, then
+measures three windows on the same peers: everyone sending audio and video (`duration`
+seconds), then audio only and video only (`kind_seconds` each; the other kind's tracks
+paused, so the topology and the slots stay as they are). For each window it asks the server
+to `mark` its start and end, and returns both marks with its own counts of frames sent and
+received, the end-to-end delays of the marked frames its subscribers received (send time at
+the publisher to receive time, on this process's clock) and its own CPU, loop lag and the
+kernel's UDP drops.
 """
 
 from __future__ import annotations
@@ -11,22 +16,32 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import resource
 import signal
 import time
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import Any, Literal
 
 from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.rtp import RtpPacket
 
-from bridge.bench.media import Clip, Replay
+from bridge.bench.media import MARK_SIZE, Clip, Replay, sent_at
+from bridge.bench.stats import Histogram
 from bridge.bench.wire import LINE_LIMIT, LOOPBACK, loopback_only, read_message, write_message
+from bridge.frames import vp8_depayload
 
 CENTRAL = "central"
 CENTRAL_VIDEO_SLOTS = 9  # main + BridgeConfig.central_thumbnail_slots
 AUDIO_SLOTS = 3
+SETTLE_SECONDS = 1.0  # after pausing a kind, before its window starts: queues drain
+# Frames are counted as received from this long after the window starts to this long after
+# it ends: a frame in flight at an edge is neither lost nor counted twice.
+DELIVERY_SECONDS = 0.3
+Kind = Literal["audio", "video"]
+KINDS: tuple[Kind, Kind] = ("audio", "video")
+Control = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +52,12 @@ class Plan:
     warmup_limit: float
     video: Clip
     audio: Clip
+    kind_seconds: float = 0.0  # the audio-only and video-only windows; 0: none
+    mark: bool = False  # mark frames with their send time (the bridge forwards them as sent)
+    hog: float = 0.0  # keep this loop busy for this share of the time (a saturated generator)
+    # Stop after a warm-up that did not feed every slot, or after the first window when it
+    # lost at least this share of frames (%): the server is saturated at this size.
+    give_up_pct: float | None = None
 
 
 @dataclass
@@ -45,11 +66,13 @@ class SlotCount:
     the previous marker to its own marker arrived (sequence numbers run on in a slot)."""
 
     kind: str
+    delays: Histogram  # end-to-end, of the complete marked frames received (shared per kind)
     source: str | None = None
     switches: int = 0
     frames: int = 0
     _last_seq: int | None = None
     _broken: bool = False
+    _previous: bytes = b""  # the payload before, for a mark split over the last two packets
 
     def add(self, packet: RtpPacket) -> None:
         seq = packet.sequence_number
@@ -58,9 +81,30 @@ class SlotCount:
         self._last_seq = seq
         if self.kind == "audio":
             self.frames += 1
+            self._delay(packet.payload[-MARK_SIZE:])
         elif packet.marker:
-            self.frames += not self._broken
+            if not self._broken:
+                self.frames += 1
+                self._delay(self._vp8_tail(packet.payload))
             self._broken = False
+        else:
+            self._previous = packet.payload
+
+    def _vp8_tail(self, payload: bytes) -> bytes:
+        """A video frame's last bytes: the bridge packetizes in fixed steps, so the last
+        packet may hold only part of the mark."""
+        try:
+            data = vp8_depayload(payload)[0]
+            if len(data) < MARK_SIZE:
+                data = vp8_depayload(self._previous)[0] + data
+        except ValueError:
+            return b""
+        return data[-MARK_SIZE:]
+
+    def _delay(self, tail: bytes) -> None:
+        sent = sent_at(tail)
+        if sent is not None:
+            self.delays.add(time.perf_counter() - sent)
 
 
 @dataclass(eq=False)
@@ -68,6 +112,7 @@ class Participant:
     principal: str
     camera: Replay
     microphone: Replay
+    delays: dict[str, Histogram]  # by kind, shared by every participant
     pc: RTCPeerConnection | None = None
     slots: dict[str, SlotCount] = field(default_factory=dict)  # by mid
     # The latest `slots` message by mid: the bridge may send it before its offer.
@@ -116,7 +161,8 @@ class Participant:
 
     def _count(self, transceiver: Any) -> None:
         """Count what arrives in place of aiortc's jitter buffer and decoder."""
-        slot = self.slots[transceiver.mid] = SlotCount(transceiver.kind)
+        kind = transceiver.kind
+        slot = self.slots[transceiver.mid] = SlotCount(kind, self.delays[kind])
         slot.source = self.assigned.get(transceiver.mid)
 
         async def handle(packet: RtpPacket, arrival_time_ms: int) -> None:
@@ -132,6 +178,9 @@ class Participant:
             if slot is not None and slot.source != source:
                 slot.source = source
                 slot.switches += 1
+
+    def pause(self, kind: Kind, paused: bool) -> None:
+        (self.camera if kind == "video" else self.microphone).pause(paused)
 
     def expected(self, endpoints: int) -> dict[str, int]:
         """How many slots of each kind the topology feeds for this participant."""
@@ -168,31 +217,39 @@ def snapshot(participants: list[Participant]) -> dict[str, Any]:
     }
 
 
-def frames_lost(start: dict[str, Any], end: dict[str, Any]) -> dict[str, dict[str, int]]:
-    """Per kind: frames the publishers sent to slots fed all through the window (expected),
-    frames those slots received, and how many such streams there were."""
+def frames_lost(
+    start: dict[str, Any],
+    end: dict[str, Any],
+    start_rx: dict[str, Any] | None = None,
+    end_rx: dict[str, Any] | None = None,
+) -> dict[str, dict[str, int]]:
+    """Per kind: frames the publishers sent to slots fed all through the window (expected,
+    from `start` to `end`), frames those slots received (from `start_rx` to `end_rx`: the
+    same moments plus the time a frame takes to arrive, so that frames in flight at the
+    window's edges count once), and how many such streams there were."""
+    start_rx, end_rx = start_rx or start, end_rx or end
     out = {k: {"expected": 0, "received": 0, "streams": 0} for k in ("audio", "video")}
-    for key, (kind, source, switches, frames) in end["slots"].items():
-        before = start["slots"].get(key)
-        if source is None or before is None or before[1:3] != (source, switches):
+    for key, (kind, source, switches, _) in end["slots"].items():
+        rows = [start["slots"].get(key), start_rx["slots"].get(key), end_rx["slots"].get(key)]
+        if source is None or any(r is None or r[1:3] != (source, switches) for r in rows):
             continue
         sent = end["sent"][source][kind] - start["sent"][source][kind]
         if sent <= 0:
             continue
         row = out[kind]
         row["expected"] += sent
-        row["received"] += frames - before[3]
+        row["received"] += rows[2][3] - rows[1][3]
         row["streams"] += 1
     return out
 
 
-async def _control(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+async def _control(port: int) -> Control:
     reader, writer = await asyncio.open_connection(LOOPBACK, port, limit=LINE_LIMIT)
     await write_message(writer, {"role": "control"})
     return reader, writer
 
 
-async def _mark(control: tuple[asyncio.StreamReader, asyncio.StreamWriter], arm: bool) -> Any:
+async def _mark(control: Control, arm: bool) -> Any:
     await write_message(control[1], {"type": "mark", "arm": arm})
     reply = await read_message(control[0])
     if reply is None:
@@ -283,42 +340,124 @@ class LoopLag:
         return ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
 
 
+class Hog:
+    """Keeps this process's event loop busy for `share` of every 100 ms: a load generator
+    saturated on purpose, to check that such a run is refused."""
+
+    def __init__(self, share: float) -> None:
+        self.share = share
+        self._task: asyncio.Task[None] | None = None
+
+    async def _run(self) -> None:
+        while True:
+            until = time.perf_counter() + 0.1 * self.share
+            while time.perf_counter() < until:
+                pass
+            await asyncio.sleep(0.1 * (1 - self.share))
+
+    def start(self) -> None:
+        if self.share > 0:
+            self._task = asyncio.create_task(self._run())
+
+    def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+
 def _cpu_s() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
 
 
+async def _window(
+    plan: Plan,
+    control: Control,
+    participants: list[Participant],
+    seconds: float,
+    delays: dict[str, Histogram],
+) -> dict[str, Any]:
+    """One measurement window: the server's marks at its start and end, and ours."""
+    for histogram in delays.values():
+        histogram.clear()
+    first = await _mark(control, arm=True)
+    before = snapshot(participants)
+    loop = asyncio.get_running_loop()
+    later: dict[str, Any] = {}
+    timer = loop.call_later(DELIVERY_SECONDS, lambda: later.update(snapshot(participants)))
+    lag, hog = LoopLag(), Hog(plan.hog)
+    lag.start()
+    hog.start()
+    drops0, cpu0, wall0 = udp_drops(), _cpu_s(), time.perf_counter()
+    busy = os.getloadavg()[0]  # other work on the machine skews this window's figures
+    await asyncio.sleep(seconds)
+    cpu1, wall1, drops1 = _cpu_s(), time.perf_counter(), udp_drops()
+    hog.stop()
+    lag_p99 = lag.stop()
+    e2e = {kind: histogram.summary() for kind, histogram in delays.items()}
+    last = await _mark(control, arm=False)
+    after = snapshot(participants)
+    await asyncio.sleep(DELIVERY_SECONDS)
+    timer.cancel()  # a window shorter than DELIVERY_SECONDS: then `later` is empty
+    return {
+        "start": first,
+        "end": last,
+        "frames": frames_lost(before, after, later or None, snapshot(participants)),
+        "problems": _trouble(participants, before, after),
+        "e2e": e2e,
+        "generator": {
+            "cores": (cpu1 - cpu0) / (wall1 - wall0),
+            "kernel_drops": None if drops0 is None or drops1 is None else drops1 - drops0,
+            "loop_lag_p99_ms": lag_p99,
+            "loop_lag_max_ms": lag.worst_ms,
+            "loadavg_1min": busy,
+        },
+    }
+
+
+def lost_pct(frames: dict[str, dict[str, int]]) -> float:
+    """The larger of the kinds' shares of frames lost (expected but not received), %."""
+    rows = [r for r in frames.values() if r["expected"]]
+    if not rows:
+        return 100.0
+    return max(100.0 * (r["expected"] - r["received"]) / r["expected"] for r in rows)
+
+
+async def _windows(
+    plan: Plan, control: Control, participants: list[Participant], delays: dict[str, Histogram]
+) -> dict[str, Any]:
+    """Everything, then (unless the first window says the server is saturated) each kind
+    alone, the other paused."""
+    windows = {"all": await _window(plan, control, participants, plan.duration, delays)}
+    if plan.give_up_pct is not None and lost_pct(windows["all"]["frames"]) >= plan.give_up_pct:
+        return windows
+    if plan.kind_seconds > 0:
+        for kind, other in (KINDS, KINDS[::-1]):
+            for p in participants:
+                p.pause(kind, False)
+                p.pause(other, True)
+            await asyncio.sleep(SETTLE_SECONDS)
+            windows[kind] = await _window(plan, control, participants, plan.kind_seconds, delays)
+    return windows
+
+
 async def run_load(plan: Plan) -> dict[str, Any]:
-    participants = [Participant(CENTRAL, Replay(plan.video), Replay(plan.audio))]
-    participants += [
-        Participant(f"e{i}", Replay(plan.video), Replay(plan.audio))
-        for i in range(1, plan.endpoints + 1)
-    ]
+    delays: dict[str, Histogram] = {kind: Histogram() for kind in KINDS}
+
+    def participant(principal: str) -> Participant:
+        camera, microphone = Replay(plan.video, plan.mark), Replay(plan.audio, plan.mark)
+        return Participant(principal, camera, microphone, delays)
+
+    participants = [participant(CENTRAL)]
+    participants += [participant(f"e{i}") for i in range(1, plan.endpoints + 1)]
     control = None
     try:
         problems = await _warm_up(plan, participants)
+        if problems and plan.give_up_pct is not None:
+            return {"problems": problems, "windows": {}}
         control = await _control(plan.port)
-        first = await _mark(control, arm=True)
-        before = snapshot(participants)
-        lag = LoopLag()
-        lag.start()
-        drops0, cpu0, wall0 = udp_drops(), _cpu_s(), time.perf_counter()
-        await asyncio.sleep(plan.duration)  # the measurement window
-        cpu1, wall1, drops1 = _cpu_s(), time.perf_counter(), udp_drops()
-        lag_p99 = lag.stop()
-        last = await _mark(control, arm=False)
-        after = snapshot(participants)
         return {
-            "start": first,
-            "end": last,
-            "frames": frames_lost(before, after),
-            "problems": problems + _trouble(participants, before, after),
-            "generator": {
-                "cores": (cpu1 - cpu0) / (wall1 - wall0),
-                "kernel_drops": None if drops0 is None or drops1 is None else drops1 - drops0,
-                "loop_lag_p99_ms": lag_p99,
-                "loop_lag_max_ms": lag.worst_ms,
-            },
+            "problems": problems,
+            "windows": await _windows(plan, control, participants, delays),
         }
     finally:
         if control is not None:

@@ -4,6 +4,13 @@ The load generator must stay cheap, so nothing is encoded per frame: a `Replay` 
 hands aiortc's sender the pre-encoded frames (`av.Packet`s, as the bridge's slots do) in
 real time, looping. The clip has one key frame (index 0); a keyframe request makes it
 the next frame sent, as a browser would answer a PLI.
+
+For the end-to-end latency, a replay can append a mark to each frame: `MARK` and the
+moment (`time.perf_counter()`) the frame is handed to the sender. The bridge forwards a
+publisher's encoded frames byte for byte (it rewrites the RTP headers, SSRC, sequence
+numbers and timestamps, never the payload), so a subscriber in the same process reads
+the mark back and has the frame's delay on one clock. Nothing in the benchmark decodes
+the marked frames; the decoding baseline gets unmarked ones.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ import asyncio
 import math
 import random
 import struct
+import time
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -22,6 +30,16 @@ from aiortc.mediastreams import MediaStreamTrack
 VIDEO_WIDTH, VIDEO_HEIGHT, VIDEO_FPS = 640, 360, 15
 VIDEO_BITRATE = 500_000
 OPUS_FRAME = 960  # 20 ms at 48 kHz, as browsers send
+MARK = b"TDb\x01"
+MARK_FORMAT = struct.Struct("!4sd")  # the mark, then the send time: ends a marked frame
+MARK_SIZE = MARK_FORMAT.size
+
+
+def sent_at(tail: bytes) -> float | None:
+    """The send time in a marked frame's last `MARK_SIZE` bytes; None if it has no mark."""
+    if len(tail) != MARK_SIZE or tail[:4] != MARK:
+        return None
+    return float(MARK_FORMAT.unpack(tail)[1])
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,10 +115,15 @@ def opus_clip(seconds: float = 1.0) -> Clip:
 
 
 class Replay(MediaStreamTrack):
-    """Plays a clip of encoded frames in real time, looping past its key frame."""
+    """Plays a clip of encoded frames in real time, looping past its key frame; `mark`ed,
+    each frame ends with its send time. A paused replay sends nothing, and resumes at its
+    own pace (no burst to catch up)."""
 
-    def __init__(self, clip: Clip) -> None:
+    def __init__(self, clip: Clip, mark: bool = False) -> None:
         super().__init__()
+        self._mark = mark
+        self._running = asyncio.Event()
+        self._running.set()
         self.kind = clip.kind
         self._clip = clip
         self._interval = 1 / clip.fps
@@ -112,15 +135,27 @@ class Replay(MediaStreamTrack):
     def request_keyframe(self) -> None:
         self._index = 0
 
+    def pause(self, paused: bool) -> None:
+        if paused:
+            self._running.clear()
+        else:
+            self._running.set()
+
     async def recv(self) -> av.Packet[Any]:
         loop = asyncio.get_running_loop()
+        if not self._running.is_set():
+            await self._running.wait()
+            self._start = None
         if self._start is None:
-            self._start = loop.time()
+            self._start = loop.time() - self.sent * self._interval
         delay = self._start + self.sent * self._interval - loop.time()
         if delay > 0:
             await asyncio.sleep(delay)  # media pacing
         frames = self._clip.frames
-        packet = av.Packet(frames[self._index])
+        data = frames[self._index]
+        packet = av.Packet(
+            data + MARK_FORMAT.pack(MARK, time.perf_counter()) if self._mark else data
+        )
         self._index = self._index + 1 if self._index + 1 < len(frames) else 1
         packet.pts = self.sent * self._clip.ticks_per_frame
         packet.time_base = self._time_base
