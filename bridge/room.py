@@ -666,8 +666,9 @@ class Room:
         self._expire()
         # Most ticks change nothing (the same speakers, the same peers): then every slot
         # already has what the policy would give it, and the pass over them is skipped.
-        if self._feed_key() != self._fed:
-            self._reapply()
+        key = self._feed_key()
+        if key != self._fed:
+            self._reapply(key)
 
     def _expire(self) -> None:
         deadline = time.monotonic() - self._config.grace_period
@@ -707,8 +708,8 @@ class Room:
         )
         return (self._view(), peers)
 
-    def _reapply(self) -> None:
-        self._fed = self._feed_key()
+    def _reapply(self, key: tuple[object, ...] | None = None) -> None:
+        self._fed = self._feed_key() if key is None else key
         view = self._fed[0]
         assert isinstance(view, RoomView)
         members = {m.participant_id: m for m in view.members}

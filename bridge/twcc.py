@@ -92,24 +92,22 @@ class TransportFeedback:
         out: list[bytes] = []
         start = self._next
         while start is not None and start <= self._highest:
-            if start not in self._arrivals:  # a feedback starts with a received packet
-                later = [n for n in self._arrivals if n > start]
-                if not later:
-                    break
-                # The numbers before it are lost; they go in this packet as not received
-                # only if it is short, so begin at the first received and report the gap.
-                first = min(later)
-                if first - start > MAX_STATUSES:
-                    start = first
-            packet, start = self._one(start, sender_ssrc, media_ssrc)
+            first = min((n for n in self._arrivals if n >= start), default=None)
+            if first is None:
+                break
+            # Numbers before the first received are lost: reported as such when the run is
+            # short, else the packet begins at the first received.
+            if first - start > MAX_STATUSES:
+                start = first
+            packet, start = self._one(start, first, sender_ssrc, media_ssrc)
             out.append(packet)
         self._next = start
         self.sent += len(out)
         return out
 
-    def _one(self, base: int, sender_ssrc: int, media_ssrc: int) -> tuple[bytes, int]:
+    def _one(self, base: int, first: int, sender_ssrc: int, media_ssrc: int) -> tuple[bytes, int]:
+        """One feedback packet from `base`; `first` is the first received number."""
         arrivals = self._arrivals
-        first = min(n for n in arrivals if n >= base)
         reference = arrivals[first] // REFERENCE_US
         previous = reference * (REFERENCE_US // TICK_US)  # in ticks
         statuses: list[int] = []

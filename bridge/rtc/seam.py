@@ -321,10 +321,20 @@ def route_new_ssrc(dtls: RTCDtlsTransport, plain: bytes) -> object | None:
     return receiver
 
 
-def nominated_pairs(dtls: RTCDtlsTransport) -> dict[int, Any]:
-    """aioice's nominated candidate pairs by component (the same dict, kept up to date)."""
-    pairs: dict[int, Any] = dtls.transport._connection._nominated
-    return pairs
+def plain_udp_pair(dtls: RTCDtlsTransport) -> tuple[Any, Any] | None:
+    """aioice's nominated candidate pair and its UDP transport, when packets may go out on
+    it synchronously: DTLS is connected, the pair is a plain UDP socket (not TURN, whose
+    protocol frames data) and the socket takes datagrams without waiting. Else None."""
+    pair = dtls.transport._connection._nominated.get(1)
+    if pair is None or dtls._state is not DtlsState.CONNECTED:
+        return None
+    protocol = pair.protocol
+    udp = getattr(protocol, "transport", None)
+    if type(protocol) is not StunProtocol or udp is None:
+        return None
+    if udp.is_closing() or udp.get_write_buffer_size():
+        return None
+    return pair, udp
 
 
 def dtls_connected(dtls: RTCDtlsTransport) -> bool:
@@ -341,15 +351,10 @@ def send_rtcp_now(dtls: RTCDtlsTransport, data: bytes) -> bool:
     UDP pair, counted in aiortc's statistics. False, and nothing sent, when the link is
     not up, goes through TURN or the socket is congested: the caller then takes aiortc's
     path (five coroutine frames per packet, which the feedback paid before)."""
-    pair = dtls.transport._connection._nominated.get(1)
-    if pair is None or dtls._state is not DtlsState.CONNECTED:
+    found = plain_udp_pair(dtls)
+    if found is None:
         return False
-    protocol = pair.protocol
-    udp = getattr(protocol, "transport", None)
-    if type(protocol) is not StunProtocol or udp is None:
-        return False
-    if udp.is_closing() or udp.get_write_buffer_size():
-        return False
+    pair, udp = found
     protected = dtls._tx_srtp.protect_rtcp(data)
     udp.sendto(protected, pair.remote_addr)
     d: Any = dtls

@@ -17,7 +17,6 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from aioice.ice import StunProtocol
 from aiortc import RTCRtpSender
 from aiortc.codecs import is_rtx
 from aiortc.codecs.vpx import PACKET_MAX
@@ -103,9 +102,7 @@ class SlotSender:
         self._last_ntp = 0
         self._last_timestamp = 0
         self._route_dtls: Any = None
-        self._nominated: dict[int, Any] = {}
         self._route_pair: Any = None  # the ICE pair `_route_send` was made for
-        self._route_udp: Any = None
         self._route_send: Callable[[bytes], None] | None = None
         self._started = False
         self._busy = False  # the RTP task is sending a queued frame: nothing may overtake it
@@ -241,21 +238,13 @@ class SlotSender:
         link is not up, goes through TURN (its protocol frames data), or the socket is
         congested: then the slot's bounded queue takes over (STYLE 3)."""
         dtls = self._sender.transport
-        if dtls is not self._route_dtls:
-            self._route_dtls, self._route_pair = dtls, None
-            self._nominated = seam.nominated_pairs(dtls)
-        pair = self._nominated.get(1)
-        if pair is None or not seam.dtls_connected(dtls):
+        found = seam.plain_udp_pair(dtls)
+        if found is None:
             return None
-        if pair is not self._route_pair:  # the first frame, or an ICE restart
-            self._route_pair, self._route_send, self._route_udp = pair, None, None
-            udp = getattr(pair.protocol, "transport", None)
-            if type(pair.protocol) is StunProtocol and udp is not None:
-                self._route_udp = udp
-                self._route_send = seam.direct_send(dtls, udp, pair.remote_addr)
-        udp = self._route_udp
-        if udp is None or udp.is_closing() or udp.get_write_buffer_size():
-            return None
+        pair, udp = found
+        if pair is not self._route_pair or dtls is not self._route_dtls:  # first, ICE restart
+            self._route_dtls, self._route_pair = dtls, pair
+            self._route_send = seam.direct_send(dtls, udp, pair.remote_addr)
         return self._route_send
 
     def _packets(self, data: bytes, timestamp: int) -> list[bytes]:
